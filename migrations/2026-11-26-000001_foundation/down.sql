@@ -1,0 +1,9 @@
+DROP TABLE events;
+DROP TABLE event_counters;
+DROP TABLE idempotency_keys;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE token_families;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE clinics;

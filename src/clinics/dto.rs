@@ -1,0 +1,67 @@
+use crate::practitioners::dto::PractitionerResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A clinic signing up, with its first admin.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    /// The clinic's name (1–200 characters).
+    #[schema(example = "Harbour Physio", min_length = 1, max_length = 200)]
+    pub clinic_name: String,
+    /// The first admin of the clinic.
+    pub admin: SignUpAdmin,
+}
+
+/// The person signing the clinic up; they become its admin.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpAdmin {
+    /// Their name (1–200 characters).
+    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Their email, the login's username. If a login with this email exists already, the
+    /// password must be that login's, and the new clinic is added to it.
+    #[schema(example = "ana@clinic.example", format = "email")]
+    pub email: String,
+    /// At least 10 characters.
+    #[schema(example = "correct horse battery staple", min_length = 10, max_length = 256)]
+    pub password: String,
+}
+
+/// A clinic.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClinicResponse {
+    /// The clinic's id.
+    pub id: Uuid,
+    /// The clinic's name.
+    #[schema(example = "Harbour Physio")]
+    pub name: String,
+    /// Increases with every change.
+    pub version: i64,
+    /// When the clinic signed up.
+    pub created_at: DateTime<Utc>,
+    /// When the clinic last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The new clinic and its admin. Get tokens with `POST /v1/auth/token`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpResponse {
+    /// The clinic created.
+    pub clinic: ClinicResponse,
+    /// Its first admin.
+    pub admin: PractitionerResponse,
+}
+
+/// The clinic a caller acts in, as `/v1/me` shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClinicRef {
+    /// The clinic's id.
+    pub id: Uuid,
+    /// The clinic's name.
+    #[schema(example = "Harbour Physio")]
+    pub name: String,
+}

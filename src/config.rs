@@ -1,0 +1,188 @@
+//! Configuration, read once from the environment at start-up.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/rehabit` | PostgreSQL to use; the database is created if missing |
+//! | `DATABASE_POOL_SIZE` | `10` | connections in the pool |
+//! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `REHABIT_ENV` | `development` | `development` or `production` |
+//! | `JWT_SECRET` | random in development | HS256 key for access tokens (≥ 32 bytes); required in production |
+//! | `SIGNUP_ENABLED` | `true` | whether `POST /v1/clinics` accepts sign-ups |
+//! | `RUST_LOG` | `info` | log filter (tracing `EnvFilter` syntax) |
+//! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+
+use std::fmt;
+
+/// A value that must never be printed (passwords, keys).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret,
+    pub database_pool_size: usize,
+    pub bind_addr: String,
+    pub env: Environment,
+    pub jwt_secret: Secret,
+    /// True when the secret was generated at start-up (tokens die with the process).
+    pub jwt_secret_generated: bool,
+    pub signup_enabled: bool,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get`, so tests can supply their own environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let env = match get("REHABIT_ENV").as_deref().map(str::trim) {
+            None | Some("") | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(format!(
+                    "REHABIT_ENV must be `development` or `production`, not `{other}`"
+                ));
+            }
+        };
+        let (jwt_secret, jwt_secret_generated) = match get("JWT_SECRET").filter(|s| !s.is_empty()) {
+            Some(s) if s.len() < 32 => return Err("JWT_SECRET must be at least 32 bytes long".into()),
+            Some(s) => (Secret(s), false),
+            None if env == Environment::Production => {
+                return Err("JWT_SECRET is required when REHABIT_ENV=production".into());
+            }
+            None => (Secret(crate::auth::random_token(48)), true),
+        };
+        let database_pool_size = match get("DATABASE_POOL_SIZE") {
+            None => 10,
+            Some(s) => s
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| format!("DATABASE_POOL_SIZE must be a number from 1 to 1000, not `{s}`"))?,
+        };
+        let signup_enabled = match get("SIGNUP_ENABLED").as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(other) => return Err(format!("SIGNUP_ENABLED must be true or false, not `{other}`")),
+        };
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("") | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`")),
+        };
+        Ok(Config {
+            database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
+            database_pool_size,
+            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+            env,
+            jwt_secret,
+            jwt_secret_generated,
+            signup_enabled,
+            log_format,
+        })
+    }
+}
+
+/// The URL with any password replaced by `***`, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{}{}{}", &url[..scheme_end + 3], masked, &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_requires_a_jwt_secret() {
+        assert!(cfg(&[("REHABIT_ENV", "production")]).is_err());
+        let c = cfg(&[("REHABIT_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))]).expect("valid");
+        assert!(!c.jwt_secret_generated);
+    }
+
+    #[test]
+    fn development_generates_a_secret_and_has_defaults() {
+        let c = cfg(&[]).expect("valid");
+        assert!(c.jwt_secret_generated);
+        assert_eq!(c.bind_addr, "127.0.0.1:8080");
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert!(c.signup_enabled);
+        assert!(cfg(&[("SIGNUP_ENABLED", "false")]).is_ok_and(|c| !c.signup_enabled));
+        assert!(cfg(&[("DATABASE_POOL_SIZE", "zero")]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = cfg(&[
+            ("JWT_SECRET", &"s".repeat(40)),
+            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+        ])
+        .expect("ok");
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains(&"s".repeat(40)));
+    }
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

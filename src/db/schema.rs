@@ -1,0 +1,116 @@
+// Diesel table definitions, kept in step with migrations/ (the shape `diesel print-schema` writes).
+
+diesel::table! {
+    clinics (id) {
+        id -> Uuid,
+        name -> Text,
+        is_system -> Bool,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        name -> Text,
+        active -> Bool,
+        accepted_at -> Nullable<Timestamptz>,
+        client_id -> Nullable<Uuid>,
+        external_id -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    token_families (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Bytea,
+        family_id -> Uuid,
+        issued_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        window_start -> Timestamptz,
+        failures -> Int4,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (owner, key) {
+        owner -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        completed -> Bool,
+        response_status -> Nullable<Int2>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    event_counters (clinic_id) {
+        clinic_id -> Uuid,
+        last_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    events (clinic_id, seq) {
+        clinic_id -> Uuid,
+        seq -> Int8,
+        id -> Uuid,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Timestamptz,
+        data -> Jsonb,
+    }
+}
+
+diesel::joinable!(memberships -> clinics (clinic_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clinics,
+    users,
+    memberships,
+    token_families,
+    refresh_tokens,
+    login_throttle,
+    idempotency_keys,
+    event_counters,
+    events,
+);

@@ -1,0 +1,54 @@
+//! The transactional outbox. Every write path that an integrator cares about calls [`emit`]
+//! inside its own transaction; the event commits or rolls back with the change.
+//!
+//! Per clinic, `seq` numbers events in commit order: `emit` takes the next number by updating
+//! the clinic's counter row, and the row lock it holds until commit makes any other writer of
+//! the same clinic wait for it. So a reader that sees event `n` has already been able to see
+//! every event before `n`, and a poller following `seq` never skips one.
+
+use crate::db::schema::{event_counters, events};
+use crate::text_enum;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+text_enum! {
+    /// The kinds of event Rehabit emits.
+    pub enum EventType {
+        ClinicCreated => "clinic.created",
+    }
+}
+
+/// Records one event in the caller's transaction; `data` is the resource as the API shows it.
+pub async fn emit<T: Serialize>(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    event_type: EventType,
+    data: &T,
+) -> QueryResult<Uuid> {
+    let data = serde_json::to_value(data).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let seq: i64 = diesel::insert_into(event_counters::table)
+        .values((
+            event_counters::clinic_id.eq(clinic_id),
+            event_counters::last_seq.eq(1_i64),
+        ))
+        .on_conflict(event_counters::clinic_id)
+        .do_update()
+        .set(event_counters::last_seq.eq(event_counters::last_seq + 1))
+        .returning(event_counters::last_seq)
+        .get_result(conn)
+        .await?;
+    let id = Uuid::now_v7();
+    diesel::insert_into(events::table)
+        .values((
+            events::clinic_id.eq(clinic_id),
+            events::seq.eq(seq),
+            events::id.eq(id),
+            events::event_type.eq(event_type.as_str()),
+            events::data.eq(data),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}

@@ -1,0 +1,294 @@
+//! `Idempotency-Key` for creating `POST`s, as a middleware so every such endpoint gets it.
+//!
+//! The key is reserved before the work starts (a row committed on its own):
+//! - a replay after completion gets the first answer (status, body, `Location`, `ETag`), with
+//!   `Idempotency-Replayed: true`;
+//! - a duplicate while the first is in flight gets 409;
+//! - the same key with another request (method, path or JSON body) gets 422;
+//! - a 5xx answer is not stored, so the key can be retried.
+//!
+//! Keys are per caller (membership or API key; anonymous sign-ups share one space) and expire
+//! after 24 hours. A reservation left behind by a crashed instance is taken over after a minute.
+
+use crate::auth::extractor::{authenticate, bearer};
+use crate::db::schema::idempotency_keys;
+use crate::error::ApiError;
+use crate::http::json::read_body;
+use crate::state::AppState;
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue, LOCATION};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+const KEY_TTL_HOURS: i64 = 24;
+/// After this long an unfinished reservation is presumed abandoned.
+const ABANDONED_AFTER_SECS: i64 = 60;
+const STORED_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
+
+/// Which POSTs honour the header: every creating POST under `/v1`, not the token endpoints
+/// (their answers are credentials, which are never stored).
+pub fn applies_to(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.starts_with("/v1/") && !path.starts_with("/v1/auth/")
+}
+
+fn request_hash(method: &Method, path: &str, body: &[u8]) -> Vec<u8> {
+    // The same JSON with other white space or key order is the same request.
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_vec(&v).ok())
+        .unwrap_or_else(|| body.to_vec());
+    let mut h = Sha256::new();
+    h.update(method.as_str().as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(&canonical);
+    h.finalize().to_vec()
+}
+
+fn parse_key(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
+    let raw = req.headers().get(HEADER)?;
+    let valid = raw
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_graphic()));
+    Some(
+        valid
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters.")),
+    )
+}
+
+#[derive(Queryable)]
+struct Stored {
+    request_hash: Vec<u8>,
+    completed: bool,
+    response_status: Option<i16>,
+    response_headers: Option<serde_json::Value>,
+    response_body: Option<Vec<u8>>,
+    created_at: DateTime<Utc>,
+}
+
+enum Reservation {
+    Reserved,
+    Replay(HttpResponse),
+    Refused(ApiError),
+}
+
+async fn reserve(conn: &mut AsyncPgConnection, owner: &str, key: &str, hash: &[u8]) -> Result<Reservation, ApiError> {
+    // Two rounds at most: the second after clearing an expired or abandoned reservation.
+    for _ in 0..2 {
+        let inserted = diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::owner.eq(owner),
+                idempotency_keys::key.eq(key),
+                idempotency_keys::request_hash.eq(hash),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 1 {
+            return Ok(Reservation::Reserved);
+        }
+        let Some(stored) = idempotency_keys::table
+            .find((owner, key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::completed,
+                idempotency_keys::response_status,
+                idempotency_keys::response_headers,
+                idempotency_keys::response_body,
+                idempotency_keys::created_at,
+            ))
+            .first::<Stored>(conn)
+            .await
+            .optional()?
+        else {
+            continue; // deleted between our insert and our read
+        };
+        let now = Utc::now();
+        let expired = stored.created_at < now - Duration::hours(KEY_TTL_HOURS);
+        let abandoned = !stored.completed && stored.created_at < now - Duration::seconds(ABANDONED_AFTER_SECS);
+        if expired || (abandoned && stored.request_hash == hash) {
+            diesel::delete(
+                idempotency_keys::table
+                    .find((owner, key))
+                    .filter(idempotency_keys::created_at.eq(stored.created_at)),
+            )
+            .execute(conn)
+            .await?;
+            continue;
+        }
+        if stored.request_hash != hash {
+            return Ok(Reservation::Refused(ApiError::validation(
+                "Idempotency-Key",
+                "was already used with a different request; use a new key for a new request",
+            )));
+        }
+        if !stored.completed {
+            return Ok(Reservation::Refused(ApiError::conflict(
+                "A request with this Idempotency-Key is still in progress; retry once it has finished.",
+            )));
+        }
+        return Ok(Reservation::Replay(replay(stored)));
+    }
+    Ok(Reservation::Refused(ApiError::conflict(
+        "A request with this Idempotency-Key is still in progress; retry once it has finished.",
+    )))
+}
+
+fn replay(stored: Stored) -> HttpResponse {
+    let status = stored
+        .response_status
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    if let Some(serde_json::Value::Object(headers)) = stored.response_headers {
+        for (name, value) in headers {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::try_from(name.as_str()),
+                value.as_str().map(HeaderValue::from_str),
+            ) {
+                res.insert_header((name, value));
+            }
+        }
+    }
+    res.insert_header(("idempotency-replayed", "true"));
+    res.body(stored.response_body.unwrap_or_default())
+}
+
+/// The middleware function (wrap with `actix_web::middleware::from_fn`).
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !applies_to(req.method(), req.path()) {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let key = match parse_key(&req) {
+        None => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        Some(Err(e)) => return Ok(req.error_response(e)),
+        Some(Ok(k)) => k,
+    };
+    // Keys are per caller. A request with a bad credential goes on to be refused by its handler.
+    let owner = match authenticate(req.request()).await {
+        Ok(caller) => caller.idempotency_owner(),
+        Err(_) if bearer(req.request()).is_none() => "anonymous".to_string(),
+        Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req.error_response(ApiError::internal("AppState missing")));
+    };
+    let mut payload = req.take_payload();
+    let body = match read_body(req.request(), &mut payload).await {
+        Ok(b) => b,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let hash = request_hash(req.method(), &req.uri().to_string(), &body);
+    req.set_payload(Payload::from(body));
+
+    let mut conn = match state.conn().await {
+        Ok(c) => c,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    match reserve(&mut conn, &owner, &key, &hash).await {
+        Ok(Reservation::Reserved) => {}
+        Ok(Reservation::Replay(res)) => return Ok(req.into_response(res)),
+        Ok(Reservation::Refused(e)) | Err(e) => return Ok(req.error_response(e)),
+    }
+    // Do not hold a pooled connection while the handler runs: it needs one of its own.
+    drop(conn);
+
+    let outcome = next.call(req).await;
+    let mut conn = state.conn().await.map_err(actix_web::Error::from)?;
+    let res = match outcome {
+        Ok(res) => res,
+        Err(e) => {
+            forget(&mut conn, &owner, &key).await;
+            return Err(e);
+        }
+    };
+    if res.status().is_server_error() {
+        forget(&mut conn, &owner, &key).await;
+        return Ok(res.map_into_boxed_body());
+    }
+    let (http_req, res) = res.into_parts();
+    let (res, body) = res.into_parts();
+    let bytes = to_bytes(body)
+        .await
+        .map_err(|_| ApiError::internal("could not buffer a response body"))?;
+    let headers: serde_json::Map<String, serde_json::Value> = STORED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = res.headers().get(name)?.to_str().ok()?;
+            Some((name.as_str().to_string(), serde_json::Value::String(value.to_string())))
+        })
+        .collect();
+    let stored = diesel::update(idempotency_keys::table.find((&owner, &key)))
+        .set((
+            idempotency_keys::completed.eq(true),
+            idempotency_keys::response_status.eq(i16::try_from(res.status().as_u16()).unwrap_or(200)),
+            idempotency_keys::response_headers.eq(serde_json::Value::Object(headers)),
+            idempotency_keys::response_body.eq(bytes.to_vec()),
+        ))
+        .execute(&mut conn)
+        .await;
+    if let Err(e) = stored {
+        // The work is done; failing to remember the answer must not turn it into an error.
+        tracing::error!(error = %e, "could not store an idempotent response");
+    }
+    let res = res.set_body(BoxBody::new(bytes));
+    Ok(ServiceResponse::new(http_req, res))
+}
+
+async fn forget(conn: &mut AsyncPgConnection, owner: &str, key: &str) {
+    let deleted = diesel::delete(
+        idempotency_keys::table
+            .find((owner, key))
+            .filter(idempotency_keys::completed.eq(false)),
+    )
+    .execute(conn)
+    .await;
+    if let Err(e) = deleted {
+        tracing::error!(error = %e, "could not release an idempotency key");
+    }
+}
+
+/// Deletes keys past their 24 hours (called periodically by the server).
+pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(Utc::now() - Duration::hours(KEY_TTL_HOURS))),
+    )
+    .execute(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_json_is_the_same_request() {
+        let a = request_hash(&Method::POST, "/v1/clients", br#"{"a":1,"b":2}"#);
+        let b = request_hash(&Method::POST, "/v1/clients", br#"{ "b": 2, "a": 1 }"#);
+        let c = request_hash(&Method::POST, "/v1/clients", br#"{"a":1,"b":3}"#);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn token_endpoints_are_excluded() {
+        assert!(applies_to(&Method::POST, "/v1/clinics"));
+        assert!(!applies_to(&Method::POST, "/v1/auth/token"));
+        assert!(!applies_to(&Method::PATCH, "/v1/me"));
+    }
+}

@@ -1,0 +1,135 @@
+//! The JSON body extractor every handler uses.
+//!
+//! Unlike `actix_web::web::Json` it names the offending field in a 422 (through
+//! `serde_path_to_error`), answers 400 only for JSON that does not parse, 413 for bodies over
+//! the limit and 415 for another media type, all as problem documents.
+
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use std::ops::Deref;
+
+/// Largest request body accepted (1 MiB).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body of type `T`; `application/json` and `application/merge-patch+json`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+pub fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(ct) = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "application/merge-patch+json" || essence.ends_with("+json")
+}
+
+pub fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported media type",
+        "Send the body as application/json.",
+    )
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+        format!("The request body is larger than {BODY_LIMIT} bytes."),
+    )
+}
+
+/// Parses JSON bytes into `T`, telling syntax errors (400) from rule errors (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            use serde_json::error::Category;
+            // serde_json calls some type mismatches (a number where an enum goes) syntax
+            // errors; if the document parses as JSON at all, the caller broke a rule, not JSON.
+            let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+            match inner.classify() {
+                Category::Data | Category::Syntax if well_formed || inner.classify() == Category::Data => {
+                    let field = if path == "." { "body".to_string() } else { path };
+                    Err(ApiError::validation_errors(vec![FieldError {
+                        field,
+                        message: clean_serde_message(&inner),
+                    }]))
+                }
+                _ => Err(ApiError::bad_request(format!("The body is not valid JSON: {inner}"))),
+            }
+        }
+    }
+}
+
+/// serde's messages end with "at line 1 column 12"; the field name is more useful than that.
+fn clean_serde_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    }
+}
+
+/// Reads the whole body, enforcing the limit.
+pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > BODY_LIMIT
+    {
+        return Err(payload_too_large());
+    }
+    let mut body = web::BytesMut::new();
+    use futures_util::StreamExt;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the body: {e}")))?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            return Err(payload_too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json_content_type(&req) {
+                return Err(unsupported_media_type());
+            }
+            let bytes = read_body(&req, &mut payload).await?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! Rehabit: an API-first home exercise program service.
+//!
+//! [`build_app`] assembles the actix application; `main.rs` serves it and the tests drive it
+//! in-process.
+
+pub mod auth;
+pub mod clinics;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod me;
+pub mod openapi;
+pub mod ops;
+pub mod practitioners;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod values;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, web};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use state::AppState;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// The OpenAPI document, generated from the routes themselves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .configure(routes::configure)
+        .split_for_parts();
+    openapi::finish(doc)
+}
+
+/// Request metrics shared by all workers of one server.
+pub fn request_metrics(metrics: &ops::Metrics) -> Result<PrometheusMetrics, String> {
+    PrometheusMetricsBuilder::new("rehabit")
+        .registry(metrics.registry.clone())
+        .mask_unmatched_patterns("UNMATCHED")
+        .exclude_regex("^/swagger-ui")
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The whole application: routes, documentation, conventions and middleware.
+pub fn build_app(
+    state: AppState,
+    metrics: ops::Metrics,
+    request_metrics: PrometheusMetrics,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .configure(routes::configure)
+        .split_for_parts();
+    let doc = openapi::finish(doc);
+    app.app_data(web::Data::new(state))
+        .app_data(web::Data::new(metrics))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+        .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+        .app_data(web::FormConfig::default().error_handler(error::form_error_handler))
+        .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::Found()
+                    .insert_header(("Location", "/swagger-ui/"))
+                    .finish()
+            }),
+        )
+        .default_service(web::to(error::not_found_route))
+        .wrap(from_fn(http::idempotency::middleware))
+        .wrap(request_metrics)
+        .wrap(from_fn(http::request_id_header))
+        .wrap(tracing_actix_web::TracingLogger::default())
+}

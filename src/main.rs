@@ -1,0 +1,92 @@
+//! `rehabit [serve|migrate|openapi]`: serve the API (default), run migrations, or print the
+//! OpenAPI document.
+
+use rehabit::config::{Config, redact_url};
+use rehabit::{db, ops, state::AppState, telemetry};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: rehabit [serve|migrate|openapi]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    match command.as_str() {
+        "openapi" => match serde_json::to_string_pretty(&rehabit::openapi_document()) {
+            Ok(doc) => {
+                println!("{doc}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("could not render the OpenAPI document: {e}")),
+        },
+        "migrate" | "serve" => match run(command == "serve").await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => fail(&message),
+        },
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => fail(&format!("unknown command `{other}`; {USAGE}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("rehabit: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(serve: bool) -> Result<(), String> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let url = config.database_url.expose().to_string();
+    let unreachable = |e: String| {
+        format!(
+            "cannot reach PostgreSQL at {} ({}). Start one with `docker compose up -d postgres`, or point DATABASE_URL at a running server.",
+            redact_url(&url),
+            e.lines().next().unwrap_or("").trim()
+        )
+    };
+    db::create_database_if_missing(&url).await.map_err(unreachable)?;
+    let applied = db::run_migrations(&url)
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    tracing::info!(count = applied.len(), "migrations applied");
+    if !serve {
+        return Ok(());
+    }
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "!!! JWT_SECRET is not set: using a random secret for this run. Tokens stop working when the \
+             process restarts and differ between instances. Set JWT_SECRET (REHABIT_ENV=production requires it). !!!"
+        );
+    }
+    let bind = config.bind_addr.clone();
+    let state = AppState::new(config)?;
+    let metrics = ops::Metrics::new().map_err(|e| e.to_string())?;
+    let request_metrics = rehabit::request_metrics(&metrics)?;
+    spawn_housekeeping(state.clone());
+    let server =
+        actix_web::HttpServer::new(move || rehabit::build_app(state.clone(), metrics.clone(), request_metrics.clone()))
+            .bind(&bind)
+            .map_err(|e| format!("cannot listen on {bind}: {e}"))?
+            .shutdown_timeout(20);
+    tracing::info!(addr = %bind, docs = %format!("http://{bind}/docs"), "serving");
+    // actix-web stops gracefully on SIGTERM and Ctrl-C: it stops accepting, then lets
+    // in-flight requests finish for up to the shutdown timeout.
+    server.run().await.map_err(|e| format!("server error: {e}"))
+}
+
+/// Periodic clean-up of expired rows (idempotency keys); harmless when several instances run it.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Ok(mut conn) = state.pool.get().await
+                && let Err(e) = rehabit::http::idempotency::purge_expired(&mut conn).await
+            {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+        }
+    });
+}

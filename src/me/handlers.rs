@@ -1,0 +1,213 @@
+use crate::auth::{Caller, Role, password, queries as auth_queries};
+use crate::clinics::dto::ClinicRef;
+use crate::db::schema::{clinics, memberships, users};
+use crate::error::{ApiError, Problem, Validator};
+use crate::http::etag::{IfMatch, with_etag};
+use crate::http::json::Json;
+use crate::http::patch::Patch;
+use crate::state::AppState;
+use crate::values::parse_name;
+use actix_web::{HttpResponse, get, patch, web};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The signed-in person, in the clinic their token acts in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    /// The login's id.
+    pub id: Uuid,
+    /// Display name in this clinic.
+    #[schema(example = "Ana Ruiz")]
+    pub name: String,
+    /// The login's email.
+    #[schema(example = "ana@clinic.example")]
+    pub email: String,
+    /// Role in this clinic.
+    pub role: Role,
+    /// The clinic the token acts in.
+    pub clinic: ClinicRef,
+    /// For a client: their client record's id; `null` for staff.
+    pub client_id: Option<Uuid>,
+    /// For staff: their practitioner id; `null` for clients.
+    pub practitioner_id: Option<Uuid>,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+}
+
+/// Changes to one's own account (JSON Merge Patch).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    /// A new display name (1–200 characters).
+    #[serde(default)]
+    #[schema(value_type = String, example = "Ana Ruiz-Lee", min_length = 1, max_length = 200)]
+    pub name: Patch<String>,
+    /// A new password (at least 10 characters); needs `current_password`. Ends every other
+    /// sign-in of this login.
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 10, max_length = 256)]
+    pub password: Patch<String>,
+    /// The current password, required to set a new one.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub current_password: Patch<String>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = memberships)]
+struct NameChange<'a> {
+    name: Option<&'a str>,
+}
+
+async fn load_me(conn: &mut AsyncPgConnection, membership_id: Uuid) -> Result<MeResponse, ApiError> {
+    let (user_id, name, role, client_id, version, email, clinic_id, clinic_name) = memberships::table
+        .inner_join(users::table)
+        .inner_join(clinics::table)
+        .filter(memberships::id.eq(membership_id))
+        .select((
+            memberships::user_id,
+            memberships::name,
+            memberships::role,
+            memberships::client_id,
+            memberships::version,
+            users::email,
+            clinics::id,
+            clinics::name,
+        ))
+        .first::<(Uuid, String, Role, Option<Uuid>, i64, String, Uuid, String)>(conn)
+        .await?;
+    Ok(MeResponse {
+        id: user_id,
+        name,
+        email,
+        role,
+        clinic: ClinicRef {
+            id: clinic_id,
+            name: clinic_name,
+        },
+        client_id,
+        practitioner_id: role.is_staff().then_some(membership_id),
+        version,
+    })
+}
+
+fn me_answer(me: MeResponse) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    with_etag(&mut res, me.version);
+    res.json(me)
+}
+
+/// Who am I
+///
+/// The signed-in person: login, role, and the clinic the token acts in.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "get_me",
+    responses(
+        (status = 200, description = "The signed-in person", body = MeResponse,
+            headers(("ETag" = String, description = "The current version"))),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is an API key, not a person", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/me")]
+pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let member = caller.member()?;
+    let mut conn = state.conn().await?;
+    Ok(me_answer(load_me(&mut conn, member.membership_id).await?))
+}
+
+/// Update my account
+///
+/// Changes one's display name, or password (with `current_password`). A new password ends every
+/// other sign-in of the login. Honours `If-Match`.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "update_me",
+    request_body(content = UpdateMeRequest, content_type = "application/merge-patch+json"),
+    params(("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale")),
+    responses(
+        (status = 200, description = "The updated account", body = MeResponse,
+            headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token, or a wrong `current_password`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is an API key, not a person", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/v1/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    if_match: IfMatch,
+    body: Json<UpdateMeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let member = caller.member()?.clone();
+    let body = body.into_inner();
+    let mut v = Validator::new();
+    let name = body
+        .name
+        .required("name", &mut v)
+        .and_then(|n| v.parse("name", parse_name(&n)));
+    let new_password = body.password.required("password", &mut v);
+    if let Some(p) = &new_password {
+        v.parse("password", password::check_password_rules(p));
+        v.check(
+            body.current_password.as_value().is_some(),
+            "current_password",
+            "is required to set a new password",
+        );
+    }
+    v.finish()?;
+
+    let mut conn = state.conn().await?;
+    let current = load_me(&mut conn, member.membership_id).await?;
+    if_match.check(current.version)?;
+
+    let new_hash = match (new_password, body.current_password.as_value()) {
+        (Some(new), Some(old)) => {
+            let user = auth_queries::user_by_id(&mut conn, member.user_id).await?;
+            if !password::verify(old.clone(), user.password_hash).await? {
+                return Err(ApiError::unauthorized("`current_password` is wrong."));
+            }
+            Some(password::hash(new).await?)
+        }
+        _ => None,
+    };
+
+    let expected_version = current.version;
+    let updated = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            let changed = diesel::update(
+                memberships::table
+                    .filter(memberships::id.eq(member.membership_id))
+                    .filter(memberships::version.eq(expected_version)),
+            )
+            .set((
+                NameChange { name: name.as_deref() },
+                memberships::version.eq(memberships::version + 1),
+                memberships::updated_at.eq(chrono::Utc::now()),
+            ))
+            .execute(conn)
+            .await?;
+            if changed == 0 {
+                // Someone else changed the account between our read and our write.
+                return Err(ApiError::precondition_failed(expected_version + 1));
+            }
+            if let Some(hash) = &new_hash {
+                auth_queries::set_password(conn, member.user_id, hash).await?;
+                auth_queries::revoke_other_families(conn, member.user_id, member.family_id).await?;
+            }
+            load_me(conn, member.membership_id).await
+        })
+        .await?;
+    Ok(me_answer(updated))
+}

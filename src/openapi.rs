@@ -1,0 +1,83 @@
+//! The base OpenAPI document: info, tags, security schemes, and conventions that apply to many
+//! operations at once (the `Idempotency-Key` header on creating POSTs).
+
+use crate::http::idempotency;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, OpenApi, Required, Type};
+use utoipa::{Modify, OpenApi as _};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Rehabit API",
+        description = "Home exercise programs for physiotherapy, massage and yoga-therapy clinics.\n\n\
+Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`limit`, `cursor`, \
+`next_cursor`). `PATCH` is JSON Merge Patch; mutable resources carry a `version`, answered as \
+`ETag` and checked through `If-Match` (412 when stale). Creating `POST`s honour `Idempotency-Key`.",
+        license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
+    ),
+    tags(
+        (name = "auth", description = "Tokens: sign in, refresh, revoke"),
+        (name = "clinics", description = "Sign-up of a clinic and its first admin"),
+        (name = "me", description = "The signed-in person's own account"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    ),
+    modifiers(&Conventions)
+)]
+struct BaseDoc;
+
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /v1/auth/token`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn base() -> OpenApi {
+    BaseDoc::openapi()
+}
+
+fn idempotency_parameter() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A unique key (1–255 visible ASCII characters) that makes retrying this request safe for 24 hours: \
+a replay gets the first answer, the same key with another body is a 422, and a duplicate while the \
+first is in flight is a 409.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255)),
+        ))
+        .build()
+}
+
+/// Applies conventions that follow from the routes once they are all known.
+pub fn finish(mut doc: OpenApi) -> OpenApi {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if let Some(op) = item.post.as_mut()
+            && idempotency::applies_to(&actix_web::http::Method::POST, path)
+        {
+            op.parameters
+                .get_or_insert_with(Vec::new)
+                .push(utoipa::openapi::RefOr::T(idempotency_parameter()));
+        }
+    }
+    doc
+}

@@ -1,0 +1,116 @@
+//! Operations endpoints: liveness, readiness and Prometheus metrics.
+
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, web};
+use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Metrics the service exports besides actix-web-prom's request counters and histograms.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pool_size: IntGauge,
+    pool_available: IntGauge,
+    pool_waiting: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        Ok(Metrics {
+            pool_size: gauge("rehabit_db_pool_connections", "Connections open in the database pool")?,
+            pool_available: gauge("rehabit_db_pool_idle", "Idle connections in the database pool")?,
+            pool_waiting: gauge("rehabit_db_pool_waiting", "Requests waiting for a database connection")?,
+            registry,
+        })
+    }
+}
+
+/// The service's health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or `unavailable` when a dependency is down.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Liveness
+///
+/// Answers 200 while the process serves requests; it checks nothing else.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_health",
+    responses(
+        (status = 200, description = "The process is alive", body = HealthResponse),
+        (status = 404, description = "Never answered; listed for completeness", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/healthz")]
+pub async fn get_health() -> HttpResponse {
+    HttpResponse::Ok().json(HealthResponse { status: "ok".into() })
+}
+
+/// Readiness
+///
+/// Answers 200 when the database answers a query, 503 otherwise.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_readiness",
+    responses(
+        (status = 200, description = "Ready to serve", body = HealthResponse),
+        (status = 503, description = "The database is not reachable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/readyz")]
+pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let down = || ApiError::unavailable("The database does not answer.");
+    let mut conn = state.pool.get().await.map_err(|_| down())?;
+    if crate::db::ping(&mut conn).await {
+        Ok(HttpResponse::Ok().json(HealthResponse { status: "ok".into() }))
+    } else {
+        Err(down())
+    }
+}
+
+/// Metrics
+///
+/// Prometheus text format: requests by route pattern and status, latency histograms, and the
+/// database pool's use.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "get_metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 404, description = "Never answered; listed for completeness", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/metrics")]
+pub async fn get_metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> Result<HttpResponse, ApiError> {
+    let status = state.pool.status();
+    metrics.pool_size.set(i64::try_from(status.size).unwrap_or(i64::MAX));
+    metrics
+        .pool_available
+        .set(i64::try_from(status.available).unwrap_or(i64::MAX));
+    metrics
+        .pool_waiting
+        .set(i64::try_from(status.waiting).unwrap_or(i64::MAX));
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&metrics.registry.gather(), &mut out)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out))
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_health).service(get_readiness).service(get_metrics);
+}

@@ -1,0 +1,4 @@
+//! Practitioners: the staff memberships of a clinic (role admin or practitioner).
+
+pub mod dto;
+pub mod queries;

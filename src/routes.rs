@@ -1,0 +1,10 @@
+//! The one place where every feature's endpoints are mounted.
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.configure(crate::ops::configure)
+        .configure(crate::clinics::configure)
+        .configure(crate::auth::configure)
+        .configure(crate::me::configure);
+}

@@ -1,0 +1,149 @@
+//! Conventions every endpoint shares: problem documents, body limits, idempotency.
+
+use crate::helpers::{PASSWORD, TestApp};
+use serde_json::json;
+
+fn signup_body(email: &str) -> serde_json::Value {
+    json!({"clinic_name": "Idem", "admin": {"name": "I", "email": email, "password": PASSWORD}})
+}
+
+#[actix_web::test]
+async fn malformed_input_gets_problem_documents() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post("/v1/clinics")
+        .raw("application/json", "{not json")
+        .send()
+        .await;
+    res.problem(400);
+    let res = app.post("/v1/clinics").raw("text/plain", "hello").send().await;
+    res.problem(415);
+    let big = format!("{{\"clinic_name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let res = app.post("/v1/clinics").raw("application/json", big).send().await;
+    res.problem(413);
+    let res = app.get("/v1/nowhere").send().await;
+    res.problem(404);
+    let res = app.post("/v1/clinics").json(json!({"clinic_name": "X", "admin": {"name": "A", "email": "a@b.example", "password": PASSWORD}, "extra": 1})).send().await;
+    assert_eq!(
+        res.problem(422)["errors"][0]["field"],
+        "extra",
+        "unknown fields are refused: {}",
+        res.body
+    );
+    let res = app.post("/v1/auth/token").json(json!([1, 2])).send().await;
+    res.problem(422);
+}
+
+#[actix_web::test]
+async fn idempotent_sign_up_replays_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let first = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "k-1")
+        .json(signup_body("i@x.example"))
+        .send()
+        .await;
+    assert_eq!(first.status, 201);
+    let replay = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "k-1")
+        .json(signup_body("i@x.example"))
+        .send()
+        .await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.body, first.body);
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"));
+    assert_eq!(replay.header("content-type"), Some("application/json"));
+
+    // The same key with another body is refused and creates nothing.
+    let other = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "k-1")
+        .json(signup_body("j@x.example"))
+        .send()
+        .await;
+    assert_eq!(other.problem(422)["errors"][0]["field"], "Idempotency-Key");
+    app.login("j@x.example", PASSWORD).await.problem(401);
+
+    // Without the key, the same body is a new request (and meets the existing login).
+    let again = app.post("/v1/clinics").json(signup_body("i@x.example")).send().await;
+    assert_eq!(again.status, 201, "an existing login with its password adds a clinic");
+    assert_ne!(again.body["clinic"]["id"], first.body["clinic"]["id"]);
+}
+
+#[actix_web::test]
+async fn an_in_flight_key_is_a_conflict_and_failures_are_not_stored() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    // A reservation whose request is still running (made the way the middleware makes one).
+    let first = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "busy")
+        .json(signup_body("b@x.example"))
+        .send()
+        .await;
+    assert_eq!(first.status, 201);
+    diesel::sql_query("UPDATE idempotency_keys SET completed = false, response_status = NULL")
+        .execute(&mut app.db().await)
+        .await
+        .expect("reset");
+    let dup = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "busy")
+        .json(signup_body("b@x.example"))
+        .send()
+        .await;
+    dup.problem(409);
+
+    // A validation failure is stored and replayed like any answer.
+    let bad = json!({"clinic_name": "", "admin": {"name": "A", "email": "c@x.example", "password": PASSWORD}});
+    app.post("/v1/clinics")
+        .header("Idempotency-Key", "bad")
+        .json(bad.clone())
+        .send()
+        .await
+        .problem(422);
+    let res = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "bad")
+        .json(bad)
+        .send()
+        .await;
+    res.problem(422);
+    assert_eq!(res.header("idempotency-replayed"), Some("true"));
+
+    let res = app
+        .post("/v1/clinics")
+        .header("Idempotency-Key", "")
+        .json(signup_body("d@x.example"))
+        .send()
+        .await;
+    res.problem(400);
+}
+
+#[actix_web::test]
+async fn concurrent_retries_create_one_clinic() {
+    use diesel::sql_types::BigInt;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn().await;
+    let send = || {
+        app.post("/v1/clinics")
+            .header("Idempotency-Key", "race")
+            .json(signup_body("race@x.example"))
+            .send()
+    };
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let statuses = [a.status, b.status, c.status];
+    assert!(statuses.contains(&201), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    let count: Count = diesel::sql_query("SELECT count(*) AS n FROM clinics WHERE NOT is_system")
+        .get_result(&mut app.db().await)
+        .await
+        .expect("count");
+    assert_eq!(count.n, 1);
+}

@@ -1,0 +1,353 @@
+//! `TestApp`: the whole application in-process, on a database of its own cloned from a
+//! migrated template, dropped when the test ends.
+
+use actix_service::ServiceExt;
+use actix_service::boxed::{self, RcService};
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::Method;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use diesel::QueryableByName;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rehabit::config::Config;
+use rehabit::db::{quote_ident, split_database_url, with_database};
+use rehabit::state::AppState;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+type Svc = RcService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>;
+
+pub struct TestApp {
+    pub db_name: String,
+    pub db_url: String,
+    pub state: AppState,
+    svc: Svc,
+}
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn admin_url() -> String {
+    split_database_url(&server_url())
+        .map(|(admin, _)| admin)
+        .unwrap_or_else(server_url)
+}
+
+/// The template's name changes with the migrations, so a changed schema gets a new template.
+fn template_name() -> String {
+    let mut files = Vec::new();
+    collect(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")),
+        &mut files,
+    );
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(std::fs::read(&f).unwrap_or_default());
+    }
+    format!("rehabit_tpl_{}", &hex::encode(h.finalize())[..16])
+}
+
+fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() { collect(&p, out) } else { out.push(p) }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    datname: String,
+}
+
+async fn db_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<Text, _>(name)
+        .get_result::<Exists>(conn)
+        .await
+        .map(|e| e.exists)
+        .unwrap_or(false)
+}
+
+/// Makes the migrated template once per schema, under an advisory lock so parallel test
+/// processes do not race; a half-built template is never visible under the final name.
+async fn template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut conn = AsyncPgConnection::establish(&admin_url()).await.expect("PostgreSQL reachable at DATABASE_URL");
+            diesel::sql_query("SELECT pg_advisory_lock(7301001)").execute(&mut conn).await.expect("lock");
+            if !db_exists(&mut conn, &name).await {
+                let building = format!("{name}_building");
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&building)))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop stale build");
+                diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&building)))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create template");
+                let url = with_database(&server_url(), &building).expect("url");
+                rehabit::db::run_migrations(&url).await.expect("migrations run");
+                diesel::sql_query(format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&building), quote_ident(&name)))
+                    .execute(&mut conn)
+                    .await
+                    .expect("rename template");
+                // Templates of older schemas are of no further use.
+                let old: Vec<Name> = diesel::sql_query(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'rehabit\\_tpl\\_%' AND datname <> $1 AND datname NOT LIKE '%\\_building'",
+                )
+                .bind::<Text, _>(&name)
+                .load(&mut conn)
+                .await
+                .unwrap_or_default();
+                for o in old {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&o.datname)))
+                        .execute(&mut conn)
+                        .await;
+                }
+            }
+            diesel::sql_query("SELECT pg_advisory_unlock(7301001)").execute(&mut conn).await.expect("unlock");
+            name
+        })
+        .await
+}
+
+async fn create_test_db() -> (String, String) {
+    let tpl = template().await;
+    let name = format!("rehabit_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("PostgreSQL reachable");
+    let mut attempts = 0;
+    loop {
+        let made = diesel::sql_query(format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(&name),
+            quote_ident(tpl)
+        ))
+        .execute(&mut conn)
+        .await;
+        match made {
+            Ok(_) => break,
+            // Cloning needs the template to have no other sessions; another clone may be starting.
+            Err(e) if attempts < 50 && e.to_string().contains("being accessed by other users") => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("could not create the test database: {e}"),
+        }
+    }
+    let url = with_database(&server_url(), &name).expect("url");
+    (name, url)
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app with configuration adjusted by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let (db_name, db_url) = create_test_db().await;
+        let mut config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some(db_url.clone()),
+            "DATABASE_POOL_SIZE" => Some("4".into()),
+            _ => None,
+        })
+        .expect("config");
+        tweak(&mut config);
+        let state = AppState::new(config).expect("state");
+        let metrics = rehabit::ops::Metrics::new().expect("metrics");
+        let request_metrics = rehabit::request_metrics(&metrics).expect("request metrics");
+        let svc = test::init_service(rehabit::build_app(state.clone(), metrics, request_metrics)).await;
+        let svc = boxed::rc_service(svc.map(|res: ServiceResponse<_>| res.map_into_boxed_body()));
+        TestApp {
+            db_name,
+            db_url,
+            state,
+            svc,
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            inner: TestRequest::default().method(method).uri(path),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.req(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.req(Method::POST, path)
+    }
+
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.req(Method::PATCH, path)
+    }
+
+    /// A connection to this test's database, for checks the API cannot make.
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.db_url).await.expect("test database")
+    }
+
+    /// Signs a clinic up; returns the sign-up answer.
+    pub async fn signup(&self, clinic: &str, email: &str) -> Value {
+        let res = self
+            .post("/v1/clinics")
+            .json(json!({"clinic_name": clinic, "admin": {"name": "Admin of ".to_string() + clinic, "email": email, "password": PASSWORD}}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "sign-up failed: {}", res.body);
+        res.body
+    }
+
+    /// Password grant; returns the whole token answer.
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post("/v1/auth/token")
+            .json(json!({"grant_type": "password", "username": email, "password": password}))
+            .send()
+            .await
+    }
+
+    /// Signs a clinic up and returns an admin access token.
+    pub async fn admin_token(&self, clinic: &str, email: &str) -> String {
+        self.signup(clinic, email).await;
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.body["access_token"].as_str().expect("token").to_string()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        // Drop runs inside the test's runtime; the clean-up gets a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name)))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct Req<'a> {
+    app: &'a TestApp,
+    inner: TestRequest,
+}
+
+impl Req<'_> {
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.inner = self.inner.insert_header((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.inner = self
+            .inner
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body.to_string());
+        self
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<actix_web::web::Bytes>) -> Self {
+        self.inner = self
+            .inner
+            .insert_header(("content-type", content_type.to_string()))
+            .set_payload(body.into());
+        self
+    }
+
+    pub fn peer(mut self, addr: &str) -> Self {
+        self.inner = self.inner.peer_addr(addr.parse().expect("socket address"));
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let res = test::call_service(&self.app.svc, self.inner.to_request()).await;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let raw = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            raw: raw.to_vec(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status, and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.body
+        );
+        for field in ["type", "title", "status", "detail"] {
+            assert!(self.body.get(field).is_some(), "problem lacks `{field}`: {}", self.body);
+        }
+        assert_eq!(self.body["status"], status);
+        &self.body
+    }
+
+    /// The fields named in a validation problem.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,7 @@
+//! The API, tested through HTTP in-process. One binary; one module per feature.
+
+mod helpers;
+
+mod auth;
+mod conventions;
+mod ops;
