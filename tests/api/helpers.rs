@@ -52,7 +52,13 @@ fn template_name() -> String {
         h.update(f.to_string_lossy().as_bytes());
         h.update(std::fs::read(&f).unwrap_or_default());
     }
-    format!("rehabit_tpl_{}", &hex::encode(h.finalize())[..16])
+    format!("{}{}", template_prefix(), &hex::encode(h.finalize())[..16])
+}
+
+/// Templates are per checkout, so two checkouts on one server never drop each other's.
+fn template_prefix() -> String {
+    let dir = Sha256::digest(env!("CARGO_MANIFEST_DIR").as_bytes());
+    format!("rehabit_tpl_{}_", &hex::encode(dir)[..8])
 }
 
 fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -108,10 +114,11 @@ async fn template() -> &'static str {
                     .execute(&mut conn)
                     .await
                     .expect("rename template");
-                // Templates of older schemas are of no further use.
+                // Templates of this checkout's older schemas are of no further use.
                 let old: Vec<Name> = diesel::sql_query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'rehabit\\_tpl\\_%' AND datname <> $1 AND datname NOT LIKE '%\\_building'",
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2 AND datname NOT LIKE '%\\_building'",
                 )
+                .bind::<Text, _>(template_prefix())
                 .bind::<Text, _>(&name)
                 .load(&mut conn)
                 .await
