@@ -4,12 +4,14 @@
 //! in-process.
 
 pub mod auth;
+pub mod clients;
 pub mod clinics;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod invitations;
 pub mod me;
 pub mod openapi;
 pub mod ops;

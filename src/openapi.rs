@@ -21,6 +21,8 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "auth", description = "Tokens: sign in, refresh, revoke"),
         (name = "clinics", description = "Sign-up of a clinic and its first admin"),
         (name = "me", description = "The signed-in person's own account"),
+        (name = "practitioners", description = "The clinic's staff, their invitations, and booking-system upserts"),
+        (name = "clients", description = "The people receiving care, their invitations, and booking-system upserts"),
         (name = "operations", description = "Health, readiness and metrics"),
     ),
     modifiers(&Conventions)

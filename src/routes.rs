@@ -6,5 +6,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(crate::ops::configure)
         .configure(crate::clinics::configure)
         .configure(crate::auth::configure)
-        .configure(crate::me::configure);
+        .configure(crate::me::configure)
+        .configure(crate::practitioners::configure)
+        .configure(crate::clients::configure);
 }

@@ -71,6 +71,13 @@ pub fn parse_external_id(raw: &str) -> Result<String, String> {
     Ok(raw.to_string())
 }
 
+/// An IANA timezone name (`Europe/London`), in its canonical spelling.
+pub fn parse_timezone(raw: &str) -> Result<chrono_tz::Tz, String> {
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| "must be an IANA timezone name such as `Europe/London`".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +110,12 @@ mod tests {
         assert!(parse_external_id("bk-1042").is_ok());
         assert!(parse_external_id("a/b").is_err());
         assert!(parse_external_id("").is_err());
+    }
+
+    #[test]
+    fn timezones() {
+        assert_eq!(parse_timezone("Europe/London").expect("valid").name(), "Europe/London");
+        assert!(parse_timezone("Mars/Olympus").is_err());
+        assert!(parse_timezone("").is_err());
     }
 }

@@ -102,7 +102,8 @@ fn parse_json_or_form<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Re
     }
 }
 
-fn token_answer(access_token: String, refresh_token: String) -> HttpResponse {
+/// The token answer (RFC 6749 section 5.1), never cached.
+pub fn token_answer(access_token: String, refresh_token: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))

@@ -30,5 +30,7 @@ pub fn sha256(s: &str) -> Vec<u8> {
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(handlers::create_token).service(handlers::revoke_token);
+    cfg.service(handlers::create_token)
+        .service(handlers::revoke_token)
+        .service(crate::invitations::handlers::accept_invitation);
 }

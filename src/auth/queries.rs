@@ -191,3 +191,31 @@ pub async fn set_password(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &st
         .execute(conn)
         .await
 }
+
+/// Ends every sign-in of a user (after a password reset).
+pub async fn revoke_all_families(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        token_families::table
+            .filter(token_families::user_id.eq(user_id))
+            .filter(token_families::revoked_at.is_null()),
+    )
+    .set(token_families::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+}
+
+/// The login with this email, created (without a password) if there is none. Safe under
+/// concurrency: a login created meanwhile by someone else is found instead.
+pub async fn ensure_user(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Uuid> {
+    diesel::insert_into(users::table)
+        .values((users::id.eq(Uuid::now_v7()), users::email.eq(email)))
+        .on_conflict(users::email)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    users::table
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first(conn)
+        .await
+}

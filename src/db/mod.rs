@@ -106,6 +106,16 @@ pub async fn ping(conn: &mut AsyncPgConnection) -> bool {
     diesel::sql_query("SELECT 1").execute(conn).await.is_ok()
 }
 
+/// Serialises transactions on `key` until the calling transaction ends (a transaction-level
+/// advisory lock): for upserts by a natural key, so concurrent ones run one after the other.
+pub async fn lock_key(conn: &mut AsyncPgConnection, key: &str) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

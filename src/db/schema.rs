@@ -99,7 +99,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clients (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        name -> Text,
+        email -> Nullable<Text>,
+        timezone -> Text,
+        primary_practitioner_id -> Nullable<Uuid>,
+        external_id -> Nullable<Text>,
+        archived_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        membership_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
+diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 
@@ -113,4 +142,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     event_counters,
     events,
+    clients,
+    invitations,
 );

@@ -17,6 +17,12 @@ text_enum! {
     /// The kinds of event Rehabit emits.
     pub enum EventType {
         ClinicCreated => "clinic.created",
+        PractitionerCreated => "practitioner.created",
+        PractitionerUpdated => "practitioner.updated",
+        ClientCreated => "client.created",
+        ClientUpdated => "client.updated",
+        ClientArchived => "client.archived",
+        ClientRestored => "client.restored",
     }
 }
 

@@ -22,6 +22,22 @@ impl IfMatch {
     }
 }
 
+impl IfMatch {
+    /// For a write that would create the resource: any `If-Match` other than `*` names a
+    /// version that does not exist (RFC 9110), so it fails.
+    pub fn check_absent(&self, what: &str) -> Result<(), ApiError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(_) => Err(ApiError::new(
+                actix_web::http::StatusCode::PRECONDITION_FAILED,
+                "stale-version",
+                "Precondition failed",
+                format!("If-Match names a version, but no {what} exists here yet."),
+            )),
+        }
+    }
+}
+
 impl FromRequest for IfMatch {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;

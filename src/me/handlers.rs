@@ -1,7 +1,9 @@
 use crate::auth::{Caller, Role, password, queries as auth_queries};
+use crate::clients::queries::{self as client_queries, ClientChanges};
 use crate::clinics::dto::ClinicRef;
 use crate::db::schema::{clinics, memberships, users};
 use crate::error::{ApiError, Problem, Validator};
+use crate::events::{self, EventType};
 use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::Json;
 use crate::http::patch::Patch;
@@ -201,6 +203,17 @@ pub async fn update_me(
             if changed == 0 {
                 // Someone else changed the account between our read and our write.
                 return Err(ApiError::precondition_failed(expected_version + 1));
+            }
+            // A client's name lives on their client record; keep the two the same.
+            if let (Some(client_id), Some(name)) = (member.client_id, name.as_deref()) {
+                let changes = ClientChanges {
+                    name: Some(name),
+                    ..Default::default()
+                };
+                let row = client_queries::update(conn, client_id, &changes).await?;
+                let clinic_id = row.clinic_id;
+                let client = row.into_response(Some(chrono::Utc::now()));
+                events::emit(conn, clinic_id, EventType::ClientUpdated, &client).await?;
             }
             if let Some(hash) = &new_hash {
                 auth_queries::set_password(conn, member.user_id, hash).await?;

@@ -1,8 +1,10 @@
 use crate::auth::Role;
+use crate::http::patch::Patch;
+use crate::invitations::InvitationResponse;
 use crate::text_enum;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 text_enum! {
@@ -43,4 +45,83 @@ pub struct PractitionerResponse {
     pub created_at: DateTime<Utc>,
     /// When the practitioner last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A new practitioner. They get a login by accepting the invitation in the answer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePractitionerRequest {
+    /// Display name in this clinic (1–200 characters).
+    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Login email. If it already has a login (someone working at two clinics), accepting the
+    /// invitation adds this clinic to that login.
+    #[schema(example = "ana@clinic.example", format = "email")]
+    pub email: String,
+    /// `practitioner` (default) or `admin`.
+    #[schema(nullable = false)]
+    pub role: Option<Role>,
+    /// The booking system's id for this practitioner, unique in the clinic (1–100 characters,
+    /// no spaces or `/`).
+    #[schema(example = "staff-17", nullable = false)]
+    pub external_id: Option<String>,
+}
+
+/// Changes to a practitioner (JSON Merge Patch).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePractitionerRequest {
+    /// A new display name.
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Patch<String>,
+    /// A new external id; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Patch<String>,
+    /// `false` deactivates at once (tokens included); `true` reactivates.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub active: Patch<bool>,
+    /// `practitioner` or `admin`. The last active admin cannot be demoted or deactivated.
+    #[serde(default)]
+    #[schema(value_type = Role)]
+    pub role: Patch<Role>,
+}
+
+/// A booking system's upsert of a practitioner by its own id. On create, `name` and `email`
+/// are required; on update, fields left out keep their values.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertPractitionerRequest {
+    /// Display name in this clinic.
+    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200, nullable = false)]
+    pub name: Option<String>,
+    /// Login email; set on create, and cannot be changed afterwards (422).
+    #[schema(example = "ana@clinic.example", format = "email", nullable = false)]
+    pub email: Option<String>,
+    /// `practitioner` (default on create) or `admin`.
+    #[schema(nullable = false)]
+    pub role: Option<Role>,
+    /// `false` deactivates, `true` reactivates.
+    #[schema(nullable = false)]
+    pub active: Option<bool>,
+}
+
+/// A practitioner just created, with the invitation to hand over.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PractitionerInvitedResponse {
+    /// The practitioner.
+    #[serde(flatten)]
+    pub practitioner: PractitionerResponse,
+    /// The single-use invitation (shown once).
+    pub invitation: InvitationResponse,
+}
+
+/// Filters of the practitioner list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListPractitionersQuery {
+    /// Only active (`true`) or only deactivated (`false`) practitioners.
+    pub active: Option<bool>,
 }

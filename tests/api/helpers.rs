@@ -211,6 +211,32 @@ impl TestApp {
         self.req(Method::PATCH, path)
     }
 
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.req(Method::PUT, path)
+    }
+
+    /// The types of the outbox's events, in order.
+    pub async fn event_types(&self) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Ev {
+            #[diesel(sql_type = Text)]
+            ty: String,
+        }
+        let rows: Vec<Ev> = diesel::sql_query("SELECT type AS ty FROM events ORDER BY clinic_id, seq")
+            .load(&mut self.db().await)
+            .await
+            .expect("events");
+        rows.into_iter().map(|e| e.ty).collect()
+    }
+
+    /// Accepts an invitation and returns the access token.
+    pub async fn accept(&self, token: &str, password: &str) -> TestResponse {
+        self.post("/v1/auth/accept-invitation")
+            .json(json!({"token": token, "password": password}))
+            .send()
+            .await
+    }
+
     /// A connection to this test's database, for checks the API cannot make.
     pub async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.db_url).await.expect("test database")

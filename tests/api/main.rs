@@ -5,3 +5,4 @@ mod helpers;
 mod auth;
 mod conventions;
 mod ops;
+mod people;

@@ -1,0 +1,126 @@
+use crate::http::patch::Patch;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A client: the person receiving care.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientResponse {
+    /// The client's id.
+    pub id: Uuid,
+    /// Full name.
+    #[schema(example = "Sam Lee")]
+    pub name: String,
+    /// Email, used for the client's login invitation.
+    #[schema(example = "sam@example.com")]
+    pub email: Option<String>,
+    /// IANA timezone; the client's schedule and agenda follow it.
+    #[schema(example = "Europe/London")]
+    pub timezone: String,
+    /// The practitioner mainly responsible for the client.
+    pub primary_practitioner_id: Option<Uuid>,
+    /// The booking system's id for this client, unique in the clinic.
+    #[schema(example = "bk-1042")]
+    pub external_id: Option<String>,
+    /// True once archived; an archived client has no access.
+    pub archived: bool,
+    /// When the client was archived.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Whether the client has accepted an invitation and can sign in.
+    pub has_login: bool,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    /// When the client was added.
+    pub created_at: DateTime<Utc>,
+    /// When the client last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClientRequest {
+    /// Full name (1–200 characters).
+    #[schema(example = "Sam Lee", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Email (needed to invite the client to the app).
+    #[schema(example = "sam@example.com", format = "email", nullable = false)]
+    pub email: Option<String>,
+    /// IANA timezone name, e.g. `Europe/London`.
+    #[schema(example = "Europe/London")]
+    pub timezone: String,
+    /// The booking system's id, unique in the clinic (1–100 characters, no spaces or `/`).
+    #[schema(example = "bk-1042", nullable = false)]
+    pub external_id: Option<String>,
+    /// An active practitioner of the clinic.
+    #[schema(nullable = false)]
+    pub primary_practitioner_id: Option<Uuid>,
+}
+
+/// Changes to a client (JSON Merge Patch). `archived: true` archives and ends the client's
+/// access at once; `false` restores.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClientRequest {
+    /// Full name.
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Patch<String>,
+    /// Email; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Patch<String>,
+    /// IANA timezone name.
+    #[serde(default)]
+    #[schema(value_type = String, example = "America/New_York")]
+    pub timezone: Patch<String>,
+    /// The booking system's id; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Patch<String>,
+    /// An active practitioner of the clinic; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub primary_practitioner_id: Patch<Uuid>,
+    /// `true` archives (access ends at once), `false` restores.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub archived: Patch<bool>,
+}
+
+/// A booking system's upsert of a client by its own id. On create, `name` and `timezone` are
+/// required; on update, fields left out keep their values and `null` clears a nullable one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpsertClientRequest {
+    /// Full name (1–200 characters).
+    #[serde(default)]
+    #[schema(value_type = String, example = "Sam Lee", min_length = 1, max_length = 200)]
+    pub name: Patch<String>,
+    /// Email; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Patch<String>,
+    /// IANA timezone name.
+    #[serde(default)]
+    #[schema(value_type = String, example = "Europe/London")]
+    pub timezone: Patch<String>,
+    /// An active practitioner of the clinic; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub primary_practitioner_id: Patch<Uuid>,
+}
+
+/// Filters of the client list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListClientsQuery {
+    /// Case-insensitive text searched in name, email and external id.
+    #[param(example = "lee")]
+    pub q: Option<String>,
+    /// Only clients of this primary practitioner.
+    pub primary_practitioner_id: Option<Uuid>,
+    /// `false` (default): current clients; `true`: archived clients only.
+    pub archived: Option<bool>,
+}

@@ -1,0 +1,238 @@
+use crate::auth::Role;
+use crate::clients::dto::ClientResponse;
+use crate::db::schema::{clients, memberships};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct ClientRow {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub timezone: String,
+    pub primary_practitioner_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub archived_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ClientRow {
+    pub fn into_response(self, login_accepted_at: Option<DateTime<Utc>>) -> ClientResponse {
+        ClientResponse {
+            id: self.id,
+            name: self.name,
+            email: self.email,
+            timezone: self.timezone,
+            primary_practitioner_id: self.primary_practitioner_id,
+            external_id: self.external_id,
+            archived: self.archived_at.is_some(),
+            archived_at: self.archived_at,
+            has_login: login_accepted_at.is_some(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = clients)]
+pub struct NewClient<'a> {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub timezone: &'a str,
+    pub primary_practitioner_id: Option<Uuid>,
+    pub external_id: Option<&'a str>,
+}
+
+/// Field changes; `None` leaves a column as it is.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = clients)]
+pub struct ClientChanges<'a> {
+    pub name: Option<&'a str>,
+    pub email: Option<Option<&'a str>>,
+    pub timezone: Option<&'a str>,
+    pub primary_practitioner_id: Option<Option<Uuid>>,
+    pub external_id: Option<Option<&'a str>>,
+    pub archived_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl ClientChanges<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.email.is_none()
+            && self.timezone.is_none()
+            && self.primary_practitioner_id.is_none()
+            && self.external_id.is_none()
+            && self.archived_at.is_none()
+    }
+}
+
+/// When a client's login accepted its invitation (`None`: no login).
+fn login_accepted() -> diesel::dsl::Nullable<memberships::accepted_at> {
+    memberships::accepted_at.nullable()
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewClient<'_>) -> QueryResult<ClientRow> {
+    diesel::insert_into(clients::table)
+        .values(new)
+        .returning(ClientRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A client of the clinic with its login state; `lock` takes the client's row lock first (for
+/// an update: PostgreSQL cannot lock through the outer join).
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> QueryResult<Option<(ClientRow, Option<DateTime<Utc>>)>> {
+    if lock {
+        let locked: Option<Uuid> = clients::table
+            .filter(clients::clinic_id.eq(clinic_id))
+            .filter(clients::id.eq(id))
+            .select(clients::id)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    clients::table
+        .left_join(memberships::table.on(memberships::client_id.eq(clients::id.nullable())))
+        .filter(clients::clinic_id.eq(clinic_id))
+        .filter(clients::id.eq(id))
+        .select((ClientRow::as_select(), login_accepted()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The client with a booking system's id; `lock` as for [`find`].
+pub async fn find_by_external_id(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    external_id: &str,
+    lock: bool,
+) -> QueryResult<Option<(ClientRow, Option<DateTime<Utc>>)>> {
+    let id: Option<Uuid> = clients::table
+        .filter(clients::clinic_id.eq(clinic_id))
+        .filter(clients::external_id.eq(external_id))
+        .select(clients::id)
+        .first(conn)
+        .await
+        .optional()?;
+    match id {
+        Some(id) => find(conn, clinic_id, id, lock).await,
+        None => Ok(None),
+    }
+}
+
+pub struct ListFilter {
+    pub q: Option<String>,
+    pub primary_practitioner_id: Option<Uuid>,
+    pub archived: bool,
+}
+
+/// `%text%` for ILIKE, with the pattern characters of the text escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of clients in creation order, after the client id `after`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    filter: &ListFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<(ClientRow, Option<DateTime<Utc>>)>> {
+    let mut q = clients::table
+        .left_join(memberships::table.on(memberships::client_id.eq(clients::id.nullable())))
+        .filter(clients::clinic_id.eq(clinic_id))
+        .select((ClientRow::as_select(), login_accepted()))
+        .order(clients::id)
+        .limit(limit + 1)
+        .into_boxed();
+    q = if filter.archived {
+        q.filter(clients::archived_at.is_not_null())
+    } else {
+        q.filter(clients::archived_at.is_null())
+    };
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = contains_pattern(text);
+        q = q.filter(
+            clients::name
+                .ilike(pattern.clone())
+                .or(clients::email.ilike(pattern.clone()))
+                .or(clients::external_id.ilike(pattern)),
+        );
+    }
+    if let Some(p) = filter.primary_practitioner_id {
+        q = q.filter(clients::primary_practitioner_id.eq(p));
+    }
+    if let Some(after) = after {
+        q = q.filter(clients::id.gt(after));
+    }
+    q.load(conn).await
+}
+
+pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &ClientChanges<'_>) -> QueryResult<ClientRow> {
+    diesel::update(clients::table.find(id))
+        .set((
+            changes,
+            clients::version.eq(clients::version + 1),
+            clients::updated_at.eq(Utc::now()),
+        ))
+        .returning(ClientRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Keeps the client's login in step: same display name; active unless archived.
+pub async fn sync_login(conn: &mut AsyncPgConnection, client: &ClientRow) -> QueryResult<usize> {
+    diesel::update(memberships::table.filter(memberships::client_id.eq(client.id)))
+        .set((
+            memberships::name.eq(&client.name),
+            memberships::active.eq(client.archived_at.is_none()),
+            memberships::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Whether `id` is an active staff member of the clinic.
+pub async fn is_active_practitioner(conn: &mut AsyncPgConnection, clinic_id: Uuid, id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        memberships::table
+            .filter(memberships::clinic_id.eq(clinic_id))
+            .filter(memberships::id.eq(id))
+            .filter(memberships::role.ne(Role::Client))
+            .filter(memberships::active.eq(true)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// The login membership of a client, if one was made.
+pub async fn login_membership(conn: &mut AsyncPgConnection, client_id: Uuid) -> QueryResult<Option<Uuid>> {
+    memberships::table
+        .filter(memberships::client_id.eq(client_id))
+        .select(memberships::id)
+        .first(conn)
+        .await
+        .optional()
+}
