@@ -3,6 +3,7 @@
 //! [`build_app`] assembles the actix application; `main.rs` serves it and the tests drive it
 //! in-process.
 
+pub mod assignments;
 pub mod auth;
 pub mod clients;
 pub mod clinics;
