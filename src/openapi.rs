@@ -16,7 +16,9 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
 `next_cursor`). `PATCH` is JSON Merge Patch; mutable resources carry a `version`, answered as \
 `ETag` and checked through `If-Match` (412 when stale). Creating `POST`s honour `Idempotency-Key`.",
         license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
+        contact(name = "Rehabit", url = "https://rehabit.dev"),
     ),
+    servers((url = "/", description = "The server that serves this document")),
     tags(
         (name = "auth", description = "Tokens: sign in, refresh, revoke"),
         (name = "clinics", description = "Sign-up of a clinic and its first admin"),

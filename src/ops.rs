@@ -49,7 +49,6 @@ pub struct HealthResponse {
     operation_id = "get_health",
     responses(
         (status = 200, description = "The process is alive", body = HealthResponse),
-        (status = 404, description = "Never answered; listed for completeness", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -90,7 +89,6 @@ pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, A
     operation_id = "get_metrics",
     responses(
         (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
-        (status = 404, description = "Never answered; listed for completeness", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]

@@ -2,9 +2,12 @@
 //! `snake_case` text in JSON, appears as an enum in the OpenAPI document and maps to a `text`
 //! column in PostgreSQL.
 
+// The texts are taken as `tt`, not `literal`: a `literal` fragment reaches the derives wrapped in
+// an invisible group, which serde sees through but utoipa's `ToSchema` does not, so the document
+// listed the Rust variant names (`Admin`) instead of the JSON texts (`admin`).
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
@@ -57,4 +60,37 @@ macro_rules! text_enum {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    crate::text_enum! {
+        /// A vocabulary for the test.
+        enum Sample {
+            /// Two words.
+            TwoWords => "two_words",
+            /// One.
+            One => "one",
+        }
+    }
+
+    #[test]
+    fn the_document_lists_the_texts_that_json_carries() {
+        let schema = serde_json::to_value(Sample::schema()).expect("schema serialises");
+        assert_eq!(schema["enum"], serde_json::json!(["two_words", "one"]));
+        let json: Vec<String> = Sample::ALL
+            .iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .expect("serialises")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(json, ["two_words", "one"]);
+        assert_eq!(Sample::One.as_str(), "one");
+    }
 }
