@@ -87,6 +87,7 @@ pub fn build_app(
         )
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
+        .wrap(from_fn(http::reject_nul))
         .wrap(request_metrics)
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::default())

@@ -59,8 +59,32 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
+/// Whether a JSON text holds a NUL character (`\u0000`) in some string. PostgreSQL cannot
+/// store NUL in text, so such input is refused at the door instead of failing in the database.
+pub fn contains_escaped_nul(bytes: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        // An odd run of backslashes escapes this character.
+        if backslashes % 2 == 1 && *b == b'u' && bytes.get(i + 1..i + 5) == Some(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
 /// Parses JSON bytes into `T`, telling syntax errors (400) from rule errors (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if contains_escaped_nul(bytes) {
+        return Err(ApiError::validation(
+            "body",
+            "must not contain NUL characters (\\u0000) in any string",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -115,6 +139,24 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_escaped_nul_only_where_it_is_one() {
+        assert!(contains_escaped_nul(br#"{"a": "x\u0000y"}"#));
+        assert!(
+            !contains_escaped_nul(br#"{"a": "x\\u0000y"}"#),
+            "an escaped backslash, then text"
+        );
+        assert!(contains_escaped_nul(br#"{"a": "x\\\u0000"}"#));
+        assert!(!contains_escaped_nul(br#"{"a": "u0000"}"#));
+        let e = parse_json::<serde_json::Value>(br#"{"name": "a\u0000b"}"#).expect_err("refused");
+        assert_eq!(e.field_errors()[0].field, "body");
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {

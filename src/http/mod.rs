@@ -12,6 +12,20 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 
+/// Refuses a NUL character (`%00`) in the path or query string with a 400: PostgreSQL cannot
+/// store or compare text with NUL, so it must never reach a query.
+pub async fn reject_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let has_nul = |s: &str| s.contains('\0') || s.to_ascii_lowercase().contains("%00");
+    if has_nul(req.uri().path()) || req.uri().query().is_some_and(has_nul) {
+        let err = crate::error::ApiError::bad_request("The path or query string contains a NUL character (%00).");
+        return Ok(req.error_response(err));
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}
+
 /// Copies the request id that `TracingLogger` put in every log line into `X-Request-Id`.
 pub async fn request_id_header(
     req: ServiceRequest,

@@ -35,6 +35,27 @@ async fn malformed_input_gets_problem_documents() {
 }
 
 #[actix_web::test]
+async fn nul_characters_never_reach_the_database() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Nul", "nul@x.example").await;
+    let res = app
+        .post("/v1/clients")
+        .bearer(&token)
+        .json(json!({"name": "a\u{0}b", "timezone": "UTC"}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "body");
+    app.get("/v1/clients?q=%00").bearer(&token).send().await.problem(400);
+    app.get("/v1/clients/by-external-id/a%00b")
+        .bearer(&token)
+        .send()
+        .await
+        .problem(400);
+    let res = app.get("/v1/clients?q=ok").bearer(&token).send().await;
+    assert_eq!(res.status, 200);
+}
+
+#[actix_web::test]
 async fn idempotent_sign_up_replays_the_first_answer() {
     let app = TestApp::spawn().await;
     let first = app
