@@ -141,6 +141,23 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::
     Ok(body.freeze())
 }
 
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json_content_type(&req) {
+                return Err(unsupported_media_type());
+            }
+            let bytes = read_body(&req, &mut payload).await?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,22 +173,5 @@ mod tests {
         assert!(!contains_escaped_nul(br#"{"a": "u0000"}"#));
         let e = parse_json::<serde_json::Value>(br#"{"name": "a\u0000b"}"#).expect_err("refused");
         assert_eq!(e.field_errors()[0].field, "body");
-    }
-}
-
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !is_json_content_type(&req) {
-                return Err(unsupported_media_type());
-            }
-            let bytes = read_body(&req, &mut payload).await?;
-            parse_json(&bytes).map(Json)
-        })
     }
 }
