@@ -2,9 +2,12 @@
 //! `snake_case` text in JSON, appears as an enum in the OpenAPI document and maps to a `text`
 //! column in PostgreSQL.
 
+// The texts are taken as `tt`, not `literal`: a `literal` fragment reaches derive macros wrapped in
+// an invisible group, which serde reads but utoipa does not, so the OpenAPI enum listed the Rust
+// variant names instead of the texts.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
@@ -57,4 +60,25 @@ macro_rules! text_enum {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    crate::text_enum! {
+        /// A vocabulary for the test.
+        enum Shade {
+            /// Documented variants keep their text too.
+            LightGrey => "light_grey",
+            Dark => "dark.blue",
+        }
+    }
+
+    #[test]
+    fn the_openapi_enum_lists_the_texts() {
+        let schema = serde_json::to_value(<Shade as utoipa::PartialSchema>::schema()).expect("json");
+        assert_eq!(schema["enum"], serde_json::json!(["light_grey", "dark.blue"]));
+        assert_eq!(serde_json::to_value(Shade::LightGrey).expect("json"), "light_grey");
+        assert_eq!("dark.blue".parse::<Shade>(), Ok(Shade::Dark));
+        assert_eq!(Shade::ALL, [Shade::LightGrey, Shade::Dark]);
+    }
 }
