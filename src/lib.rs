@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod exercises;
 pub mod http;
 pub mod me;
 pub mod openapi;

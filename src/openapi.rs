@@ -20,6 +20,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
     tags(
         (name = "auth", description = "Tokens: sign in, refresh, revoke"),
         (name = "clinics", description = "Sign-up of a clinic and its first admin"),
+        (name = "exercises", description = "The exercise library: built-ins (read-only, shared by every clinic) and the clinic's own exercises, with full-text search"),
         (name = "me", description = "The signed-in person's own account"),
         (name = "operations", description = "Health, readiness and metrics"),
     ),

@@ -6,5 +6,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(crate::ops::configure)
         .configure(crate::clinics::configure)
         .configure(crate::auth::configure)
-        .configure(crate::me::configure);
+        .configure(crate::me::configure)
+        .configure(crate::exercises::configure);
 }

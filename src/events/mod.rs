@@ -17,6 +17,10 @@ text_enum! {
     /// The kinds of event Rehabit emits.
     pub enum EventType {
         ClinicCreated => "clinic.created",
+        ExerciseCreated => "exercise.created",
+        ExerciseUpdated => "exercise.updated",
+        ExerciseArchived => "exercise.archived",
+        ExerciseDeleted => "exercise.deleted",
     }
 }
 
