@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod practitioners;
 pub mod routes;
+pub mod routines;
 pub mod state;
 pub mod telemetry;
 pub mod values;

@@ -23,6 +23,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "exercises", description = "The exercise library: built-ins (read-only, shared by every clinic) and the clinic's own exercises, with full-text search"),
         (name = "me", description = "The signed-in person's own account"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
     ),
     modifiers(&Conventions)
 )]

@@ -7,5 +7,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::clinics::configure)
         .configure(crate::auth::configure)
         .configure(crate::me::configure)
-        .configure(crate::exercises::configure);
+        .configure(crate::exercises::configure)
+        .configure(crate::routines::configure);
 }

@@ -21,6 +21,9 @@ text_enum! {
         ExerciseUpdated => "exercise.updated",
         ExerciseArchived => "exercise.archived",
         ExerciseDeleted => "exercise.deleted",
+        RoutineCreated => "routine.created",
+        RoutineUpdated => "routine.updated",
+        RoutineDeleted => "routine.deleted",
     }
 }
 
