@@ -22,10 +22,12 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
     tags(
         (name = "auth", description = "Tokens: sign in, refresh, revoke"),
         (name = "clinics", description = "Sign-up of a clinic and its first admin"),
+        (name = "exercises", description = "The exercise library: built-ins (read-only, shared by every clinic) and the clinic's own exercises, with full-text search"),
         (name = "me", description = "The signed-in person's own account"),
         (name = "practitioners", description = "The clinic's staff, their invitations, and booking-system upserts"),
         (name = "clients", description = "The people receiving care, their invitations, and booking-system upserts"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
     ),
     modifiers(&Conventions)
 )]

@@ -1,6 +1,7 @@
 //! The connection pool, database creation and embedded migrations.
 
 pub mod schema;
+pub mod sql;
 pub mod text_enum;
 
 use diesel::prelude::*;

@@ -127,10 +127,65 @@ diesel::table! {
     }
 }
 
+// `exercises.search` (a generated tsvector) is left out: only raw full-text SQL reads it.
+diesel::table! {
+    exercises (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        name -> Text,
+        summary -> Nullable<Text>,
+        instructions -> Array<Text>,
+        category -> Text,
+        body_regions -> Array<Text>,
+        equipment -> Array<Text>,
+        difficulty -> Int2,
+        default_dosage -> Jsonb,
+        cautions -> Array<Text>,
+        media -> Jsonb,
+        progression_of -> Nullable<Uuid>,
+        archived_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    routines (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    routine_items (clinic_id, routine_id, position) {
+        clinic_id -> Uuid,
+        routine_id -> Uuid,
+        position -> Int4,
+        exercise_id -> Uuid,
+        sets -> Nullable<Int4>,
+        reps -> Nullable<Int4>,
+        hold_seconds -> Nullable<Int4>,
+        duration_seconds -> Nullable<Int4>,
+        rest_seconds -> Nullable<Int4>,
+        side -> Text,
+        notes -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::joinable!(exercises -> clinics (clinic_id));
+diesel::joinable!(routines -> clinics (clinic_id));
+diesel::joinable!(routine_items -> routines (routine_id));
+diesel::joinable!(routine_items -> exercises (exercise_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     clinics,
@@ -144,4 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     clients,
     invitations,
+    exercises,
+    routines,
+    routine_items,
 );

@@ -23,6 +23,13 @@ text_enum! {
         ClientUpdated => "client.updated",
         ClientArchived => "client.archived",
         ClientRestored => "client.restored",
+        ExerciseCreated => "exercise.created",
+        ExerciseUpdated => "exercise.updated",
+        ExerciseArchived => "exercise.archived",
+        ExerciseDeleted => "exercise.deleted",
+        RoutineCreated => "routine.created",
+        RoutineUpdated => "routine.updated",
+        RoutineDeleted => "routine.deleted",
     }
 }
 

@@ -158,6 +158,31 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body (or only white space) is `None`; anything else
+/// must be JSON of type `T`, with the same answers as [`Json`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&req, &mut payload).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            if !is_json_content_type(&req) {
+                return Err(unsupported_media_type());
+            }
+            parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
