@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod exercises;
 pub mod http;
+pub mod library;
 pub mod me;
 pub mod openapi;
 pub mod ops;
