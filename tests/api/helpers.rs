@@ -234,6 +234,14 @@ impl TestApp {
         self.req(Method::PATCH, path)
     }
 
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.req(Method::PUT, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
+    }
+
     /// A connection to this test's database, for checks the API cannot make.
     pub async fn db(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.db_url).await.expect("test database")
