@@ -14,6 +14,7 @@ pub mod events;
 pub mod exercises;
 pub mod http;
 pub mod invitations;
+pub mod library;
 pub mod me;
 pub mod openapi;
 pub mod ops;

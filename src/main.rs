@@ -51,6 +51,13 @@ async fn run(serve: bool) -> Result<(), String> {
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
     tracing::info!(count = applied.len(), "migrations applied");
+    let installed = install_library(&url).await?;
+    tracing::info!(
+        created = installed.created,
+        updated = installed.updated,
+        archived = installed.archived,
+        "built-in library installed"
+    );
     if !serve {
         return Ok(());
     }
@@ -74,6 +81,17 @@ async fn run(serve: bool) -> Result<(), String> {
     // actix-web stops gracefully on SIGTERM and Ctrl-C: it stops accepting, then lets
     // in-flight requests finish for up to the shutdown timeout.
     server.run().await.map_err(|e| format!("server error: {e}"))
+}
+
+/// Installs or updates the built-in exercises and routines (idempotent).
+async fn install_library(url: &str) -> Result<rehabit::library::Installed, String> {
+    use diesel_async::AsyncConnection;
+    let mut conn = diesel_async::AsyncPgConnection::establish(url)
+        .await
+        .map_err(|e| format!("cannot connect to install the built-in library: {e}"))?;
+    rehabit::library::install(&mut conn)
+        .await
+        .map_err(|e| format!("installing the built-in library failed: {e}"))
 }
 
 /// Periodic clean-up of expired rows (idempotency keys); harmless when several instances run it.

@@ -77,12 +77,49 @@ pub fn contains_escaped_nul(bytes: &[u8]) -> bool {
     false
 }
 
+/// The paths (`items[2].notes`) of the strings in `value` that hold a NUL character.
+fn nul_paths(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            out.push(if path.is_empty() { "body".into() } else { path })
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_paths(item, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                nul_paths(item, sub, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Parses JSON bytes into `T`, telling syntax errors (400) from rule errors (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if contains_escaped_nul(bytes) {
-        return Err(ApiError::validation(
-            "body",
-            "must not contain NUL characters (\\u0000) in any string",
+        let mut fields = Vec::new();
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            nul_paths(&value, String::new(), &mut fields);
+        }
+        if fields.is_empty() {
+            fields.push("body".to_string()); // a NUL in a key
+        }
+        return Err(ApiError::validation_errors(
+            fields
+                .into_iter()
+                .map(|field| FieldError {
+                    field,
+                    message: "must not contain a NUL character (\\u0000)".into(),
+                })
+                .collect(),
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -196,7 +233,9 @@ mod tests {
         );
         assert!(contains_escaped_nul(br#"{"a": "x\\\u0000"}"#));
         assert!(!contains_escaped_nul(br#"{"a": "u0000"}"#));
-        let e = parse_json::<serde_json::Value>(br#"{"name": "a\u0000b"}"#).expect_err("refused");
-        assert_eq!(e.field_errors()[0].field, "body");
+        let e = parse_json::<serde_json::Value>(br#"{"name": "a\u0000b", "items": [{"notes": "\u0000"}]}"#)
+            .expect_err("refused");
+        let fields: Vec<&str> = e.field_errors().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["items[0].notes", "name"]);
     }
 }

@@ -44,7 +44,7 @@ async fn nul_characters_never_reach_the_database() {
         .json(json!({"name": "a\u{0}b", "timezone": "UTC"}))
         .send()
         .await;
-    assert_eq!(res.problem(422)["errors"][0]["field"], "body");
+    assert_eq!(res.problem(422)["errors"][0]["field"], "name");
     app.get("/v1/clients?q=%00").bearer(&token).send().await.problem(400);
     app.get("/v1/clients/by-external-id/a%00b")
         .bearer(&token)

@@ -39,11 +39,16 @@ fn admin_url() -> String {
         .unwrap_or_else(server_url)
 }
 
-/// The template's name changes with the migrations, so a changed schema gets a new template.
+/// The template's name changes with the migrations and the built-in library, so a changed
+/// schema or content gets a new template.
 fn template_name() -> String {
     let mut files = Vec::new();
     collect(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")),
+        &mut files,
+    );
+    collect(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/library")),
         &mut files,
     );
     files.sort();
@@ -110,10 +115,28 @@ async fn template() -> &'static str {
                     .expect("create template");
                 let url = with_database(&server_url(), &building).expect("url");
                 rehabit::db::run_migrations(&url).await.expect("migrations run");
-                diesel::sql_query(format!("ALTER DATABASE {} RENAME TO {}", quote_ident(&building), quote_ident(&name)))
+                let mut building_conn = AsyncPgConnection::establish(&url).await.expect("template database");
+                rehabit::library::install(&mut building_conn).await.expect("built-in library installs");
+                drop(building_conn);
+                // The installer's connection closes in the background; renaming waits for it.
+                let mut attempts = 0;
+                loop {
+                    let renamed = diesel::sql_query(format!(
+                        "ALTER DATABASE {} RENAME TO {}",
+                        quote_ident(&building),
+                        quote_ident(&name)
+                    ))
                     .execute(&mut conn)
-                    .await
-                    .expect("rename template");
+                    .await;
+                    match renamed {
+                        Ok(_) => break,
+                        Err(e) if attempts < 50 && e.to_string().contains("being accessed by other users") => {
+                            attempts += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        Err(e) => panic!("could not rename the template: {e}"),
+                    }
+                }
                 // Templates of this checkout's older schemas are of no further use.
                 let old: Vec<Name> = diesel::sql_query(
                     "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2 AND datname NOT LIKE '%\\_building'",
@@ -235,6 +258,10 @@ impl TestApp {
             .json(json!({"token": token, "password": password}))
             .send()
             .await
+    }
+
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
     }
 
     /// A connection to this test's database, for checks the API cannot make.

@@ -4,5 +4,6 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod library;
 mod ops;
 mod people;
