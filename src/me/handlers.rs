@@ -129,7 +129,8 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     tag = "me",
     operation_id = "update_me",
     request_body(content = UpdateMeRequest, content_type = "application/merge-patch+json"),
-    params(("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale")),
+    params(("If-Match" = Option<String>, Header, nullable = false,
+        description = "The ETag last seen (`\"<version>\"`), or `*`; 412 when it names another version")),
     responses(
         (status = 200, description = "The updated account", body = MeResponse,
             headers(("ETag" = String, description = "The new version"))),
