@@ -159,10 +159,11 @@ pub async fn update_me(
         .required("name", &mut v)
         .and_then(|n| v.parse("name", parse_name(&n)));
     let new_password = body.password.required("password", &mut v);
+    let current_password = body.current_password.required("current_password", &mut v);
     if let Some(p) = &new_password {
         v.parse("password", password::check_password_rules(p));
         v.check(
-            body.current_password.as_value().is_some(),
+            current_password.is_some(),
             "current_password",
             "is required to set a new password",
         );
@@ -173,10 +174,10 @@ pub async fn update_me(
     let current = load_me(&mut conn, member.membership_id).await?;
     if_match.check(current.version)?;
 
-    let new_hash = match (new_password, body.current_password.as_value()) {
+    let new_hash = match (new_password, current_password) {
         (Some(new), Some(old)) => {
             let user = auth_queries::user_by_id(&mut conn, member.user_id).await?;
-            if !password::verify(old.clone(), user.password_hash).await? {
+            if !password::verify(old, user.password_hash).await? {
                 return Err(ApiError::unauthorized("`current_password` is wrong."));
             }
             Some(password::hash(new).await?)

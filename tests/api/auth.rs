@@ -404,6 +404,17 @@ async fn me_changes_name_and_password() {
     let res = app
         .patch("/v1/me")
         .bearer(a)
+        .json(json!({"current_password": null}))
+        .send()
+        .await;
+    assert_eq!(
+        res.problem(422)["errors"][0]["field"],
+        "current_password",
+        "null is not a password"
+    );
+    let res = app
+        .patch("/v1/me")
+        .bearer(a)
         .json(json!({"password": "a brand new password"}))
         .send()
         .await;
