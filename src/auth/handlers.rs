@@ -29,21 +29,27 @@ pub struct TokenRequest {
     /// `password` or `refresh_token`.
     pub grant_type: GrantType,
     /// With `password`: the email address of the login.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(example = "ana@clinic.example", nullable = false)]
     pub username: Option<String>,
     /// With `password`: the password.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(example = "correct horse battery staple", nullable = false)]
     pub password: Option<String>,
     /// With `password`, when the login belongs to several clinics: the clinic to act in.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub clinic_id: Option<Uuid>,
     /// With `refresh_token`: the refresh token from an earlier answer.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub refresh_token: Option<String>,
     /// Accepted for OAuth 2 compatibility and ignored: permissions follow the role.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub scope: Option<String>,
     /// Accepted for OAuth 2 compatibility and ignored.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub client_id: Option<String>,
 }
@@ -71,6 +77,7 @@ pub struct RevokeRequest {
     /// A refresh token or an access token; either ends the sign-in it belongs to.
     pub token: String,
     /// Accepted for RFC 7009 compatibility and ignored.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub token_type_hint: Option<String>,
 }

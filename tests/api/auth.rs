@@ -66,6 +66,20 @@ async fn the_token_endpoint_takes_form_bodies() {
         .send()
         .await;
     res.problem(422);
+
+    // An optional field may be left out, but null is not a value the document allows.
+    let res = app
+        .post("/v1/auth/token")
+        .json(json!({"grant_type": "password", "username": "a@b.example", "password": "p", "scope": null}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "scope");
+    let res = app
+        .post("/v1/auth/revoke")
+        .json(json!({"token": "not-a-token", "token_type_hint": null}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "token_type_hint");
 }
 
 #[actix_web::test]
