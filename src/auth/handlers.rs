@@ -5,6 +5,7 @@ use crate::error::{ApiError, Problem, Validator};
 use crate::http::json::{self, read_body};
 use crate::state::AppState;
 use crate::text_enum;
+use crate::values::Email;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use diesel_async::AsyncConnection;
@@ -166,15 +167,22 @@ pub async fn create_token(
 
 async fn password_grant(state: &AppState, req: &HttpRequest, r: TokenRequest) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::new();
-    let username = r.username.filter(|u| !u.trim().is_empty());
+    // Every login's email passed Email::parse at sign-up, so a username that does not is no
+    // login's; refusing it here also keeps such text (a NUL byte, say) away from the database.
+    let email = match r.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(username) => v.parse("username", Email::parse(username)),
+        None => {
+            v.add("username", "is required with grant_type=password");
+            None
+        }
+    };
     let password = r.password.filter(|p| !p.is_empty());
-    v.check(username.is_some(), "username", "is required with grant_type=password");
     v.check(password.is_some(), "password", "is required with grant_type=password");
     v.finish().map_err(|e| e.with_oauth_error("invalid_request"))?;
-    let (Some(username), Some(password)) = (username, password) else {
+    let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let email = username.trim().to_lowercase();
+    let email = email.into_string();
     let address = req
         .peer_addr()
         .map(|a| a.ip().to_string())

@@ -80,6 +80,26 @@ async fn the_token_endpoint_takes_form_bodies() {
         .send()
         .await;
     assert_eq!(res.problem(422)["errors"][0]["field"], "token_type_hint");
+
+    // A username that is no email address is refused before it reaches the database (a NUL
+    // byte in it used to be a 500).
+    for username in ["a\u{0}b@x.example", "not an email"] {
+        let res = app
+            .post("/v1/auth/token")
+            .json(json!({"grant_type": "password", "username": username, "password": "whatever123"}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "username");
+    }
+    let res = app
+        .post("/v1/auth/token")
+        .raw(
+            "application/x-www-form-urlencoded",
+            "grant_type=password&username=a%00b%40x.example&password=whatever123",
+        )
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "username");
 }
 
 #[actix_web::test]
