@@ -31,7 +31,7 @@ pub struct TokenRequest {
     pub grant_type: GrantType,
     /// With `password`: the email address of the login.
     #[serde(default, deserialize_with = "json::absent_or_value")]
-    #[schema(example = "ana@clinic.example", nullable = false)]
+    #[schema(example = "ana@clinic.example", format = "email", nullable = false)]
     pub username: Option<String>,
     /// With `password`: the password.
     #[serde(default, deserialize_with = "json::absent_or_value")]
