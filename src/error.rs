@@ -352,8 +352,24 @@ pub fn form_error_handler(err: actix_web::error::UrlencodedError, _req: &HttpReq
     ApiError::bad_request(format!("Invalid form body: {err}")).into()
 }
 
-/// Answer for a route nobody serves (actix would otherwise send an empty 404).
+/// Answer for a route nobody serves (actix would otherwise send an empty 404), or 405 with
+/// `Allow` when the path is served with other methods.
 pub async fn not_found_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(routes) = req.app_data::<actix_web::web::Data<crate::http::methods::KnownRoutes>>()
+        && let Some(allowed) = routes.allowed(req.path())
+    {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!(
+                "{} is not served at {}; it answers {allowed}.",
+                req.method(),
+                req.path()
+            ),
+        )
+        .with_header(header::ALLOW, allowed));
+    }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "not-found",

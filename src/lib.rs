@@ -74,7 +74,9 @@ pub fn build_app(
         .configure(routes::configure)
         .split_for_parts();
     let doc = openapi::finish(doc);
+    let routes = http::methods::KnownRoutes::from_openapi(&doc);
     app.app_data(web::Data::new(state))
+        .app_data(web::Data::new(routes))
         .app_data(web::Data::new(metrics))
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))

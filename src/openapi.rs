@@ -69,7 +69,9 @@ first is in flight is a 409.",
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(255)),
+                .max_length(Some(255))
+                // Visible ASCII, as the middleware checks (`http::idempotency::parse_key`).
+                .pattern(Some("^[!-~]+$")),
         ))
         .build()
 }

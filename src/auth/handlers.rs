@@ -5,6 +5,7 @@ use crate::error::{ApiError, Problem, Validator};
 use crate::http::json::{self, read_body};
 use crate::state::AppState;
 use crate::text_enum;
+use crate::values::Email;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use diesel_async::AsyncConnection;
@@ -29,21 +30,27 @@ pub struct TokenRequest {
     /// `password` or `refresh_token`.
     pub grant_type: GrantType,
     /// With `password`: the email address of the login.
-    #[schema(example = "ana@clinic.example", nullable = false)]
+    #[serde(default, deserialize_with = "json::absent_or_value")]
+    #[schema(example = "ana@clinic.example", format = "email", nullable = false)]
     pub username: Option<String>,
     /// With `password`: the password.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(example = "correct horse battery staple", nullable = false)]
     pub password: Option<String>,
     /// With `password`, when the login belongs to several clinics: the clinic to act in.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub clinic_id: Option<Uuid>,
     /// With `refresh_token`: the refresh token from an earlier answer.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub refresh_token: Option<String>,
     /// Accepted for OAuth 2 compatibility and ignored: permissions follow the role.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub scope: Option<String>,
     /// Accepted for OAuth 2 compatibility and ignored.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub client_id: Option<String>,
 }
@@ -71,6 +78,7 @@ pub struct RevokeRequest {
     /// A refresh token or an access token; either ends the sign-in it belongs to.
     pub token: String,
     /// Accepted for RFC 7009 compatibility and ignored.
+    #[serde(default, deserialize_with = "json::absent_or_value")]
     #[schema(nullable = false)]
     pub token_type_hint: Option<String>,
 }
@@ -160,15 +168,22 @@ pub async fn create_token(
 
 async fn password_grant(state: &AppState, req: &HttpRequest, r: TokenRequest) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::new();
-    let username = r.username.filter(|u| !u.trim().is_empty());
+    // Every login's email passed Email::parse at sign-up, so a username that does not is no
+    // login's; refusing it here also keeps such text (a NUL byte, say) away from the database.
+    let email = match r.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(username) => v.parse("username", Email::parse(username)),
+        None => {
+            v.add("username", "is required with grant_type=password");
+            None
+        }
+    };
     let password = r.password.filter(|p| !p.is_empty());
-    v.check(username.is_some(), "username", "is required with grant_type=password");
     v.check(password.is_some(), "password", "is required with grant_type=password");
     v.finish().map_err(|e| e.with_oauth_error("invalid_request"))?;
-    let (Some(username), Some(password)) = (username, password) else {
+    let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let email = username.trim().to_lowercase();
+    let email = email.into_string();
     let address = req
         .peer_addr()
         .map(|a| a.ip().to_string())

@@ -146,6 +146,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// For an optional body field that may be left out but not sent as `null`:
+/// `#[serde(default, deserialize_with = "crate::http::json::absent_or_value")]` on an `Option<T>`.
+/// The document calls such a field a plain (non-nullable) value, and the server agrees: `null`
+/// is a 422 naming the field, not a silent "left out".
+pub fn absent_or_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// serde's messages end with "at line 1 column 12"; the field name is more useful than that.
 fn clean_serde_message(e: &serde_json::Error) -> String {
     let msg = e.to_string();

@@ -3,6 +3,7 @@
 pub mod etag;
 pub mod idempotency;
 pub mod json;
+pub mod methods;
 pub mod pagination;
 pub mod patch;
 

@@ -131,7 +131,8 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     tag = "me",
     operation_id = "update_me",
     request_body(content = UpdateMeRequest, content_type = "application/merge-patch+json"),
-    params(("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale")),
+    params(("If-Match" = Option<String>, Header, nullable = false,
+        description = "The ETag last seen (`\"<version>\"`), or `*`; 412 when it names another version")),
     responses(
         (status = 200, description = "The updated account", body = MeResponse,
             headers(("ETag" = String, description = "The new version"))),
@@ -160,10 +161,11 @@ pub async fn update_me(
         .required("name", &mut v)
         .and_then(|n| v.parse("name", parse_name(&n)));
     let new_password = body.password.required("password", &mut v);
+    let current_password = body.current_password.required("current_password", &mut v);
     if let Some(p) = &new_password {
         v.parse("password", password::check_password_rules(p));
         v.check(
-            body.current_password.as_value().is_some(),
+            current_password.is_some(),
             "current_password",
             "is required to set a new password",
         );
@@ -174,10 +176,10 @@ pub async fn update_me(
     let current = load_me(&mut conn, member.membership_id).await?;
     if_match.check(current.version)?;
 
-    let new_hash = match (new_password, body.current_password.as_value()) {
+    let new_hash = match (new_password, current_password) {
         (Some(new), Some(old)) => {
             let user = auth_queries::user_by_id(&mut conn, member.user_id).await?;
-            if !password::verify(old.clone(), user.password_hash).await? {
+            if !password::verify(old, user.password_hash).await? {
                 return Err(ApiError::unauthorized("`current_password` is wrong."));
             }
             Some(password::hash(new).await?)

@@ -66,6 +66,40 @@ async fn the_token_endpoint_takes_form_bodies() {
         .send()
         .await;
     res.problem(422);
+
+    // An optional field may be left out, but null is not a value the document allows.
+    let res = app
+        .post("/v1/auth/token")
+        .json(json!({"grant_type": "password", "username": "a@b.example", "password": "p", "scope": null}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "scope");
+    let res = app
+        .post("/v1/auth/revoke")
+        .json(json!({"token": "not-a-token", "token_type_hint": null}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "token_type_hint");
+
+    // A username that is no email address is refused before it reaches the database (a NUL
+    // byte in it used to be a 500).
+    for username in ["a\u{0}b@x.example", "not an email"] {
+        let res = app
+            .post("/v1/auth/token")
+            .json(json!({"grant_type": "password", "username": username, "password": "whatever123"}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "username");
+    }
+    let res = app
+        .post("/v1/auth/token")
+        .raw(
+            "application/x-www-form-urlencoded",
+            "grant_type=password&username=a%00b%40x.example&password=whatever123",
+        )
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "username");
 }
 
 #[actix_web::test]
@@ -401,6 +435,17 @@ async fn me_changes_name_and_password() {
         .send()
         .await
         .problem(422);
+    let res = app
+        .patch("/v1/me")
+        .bearer(a)
+        .json(json!({"current_password": null}))
+        .send()
+        .await;
+    assert_eq!(
+        res.problem(422)["errors"][0]["field"],
+        "current_password",
+        "null is not a password"
+    );
     let res = app
         .patch("/v1/me")
         .bearer(a)

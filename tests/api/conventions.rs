@@ -168,3 +168,25 @@ async fn concurrent_retries_create_one_clinic() {
         .expect("count");
     assert_eq!(count.n, 1);
 }
+
+#[actix_web::test]
+async fn a_served_path_with_another_method_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let res = app.req(actix_web::http::Method::DELETE, "/v1/me").send().await;
+    res.problem(405);
+    assert_eq!(res.header("allow"), Some("GET, PATCH"));
+    let res = app.req(actix_web::http::Method::TRACE, "/healthz").send().await;
+    res.problem(405);
+    assert_eq!(res.header("allow"), Some("GET"));
+    let res = app.get("/v1/clinics").send().await;
+    assert_eq!(
+        res.problem(405)["type"],
+        "https://rehabit.dev/problems/method-not-allowed"
+    );
+    assert_eq!(res.header("allow"), Some("POST"));
+    // A path nobody serves stays a 404.
+    app.req(actix_web::http::Method::DELETE, "/v1/nowhere")
+        .send()
+        .await
+        .problem(404);
+}
