@@ -28,6 +28,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "clients", description = "The people receiving care, their invitations, and booking-system upserts"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
+        (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
     ),
     modifiers(&Conventions)
 )]

@@ -10,5 +10,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::practitioners::configure)
         .configure(crate::clients::configure)
         .configure(crate::exercises::configure)
-        .configure(crate::routines::configure);
+        .configure(crate::routines::configure)
+        .configure(crate::assignments::configure);
 }

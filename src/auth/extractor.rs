@@ -55,6 +55,22 @@ impl Caller {
         }
     }
 
+    /// For a client's login: their client record. `None` for staff and integrations.
+    pub fn own_client_id(&self) -> Option<Uuid> {
+        match &self.principal {
+            Principal::Member(m) if m.role == Role::Client => m.client_id,
+            _ => None,
+        }
+    }
+
+    /// For a staff member: their practitioner id (membership id).
+    pub fn practitioner_id(&self) -> Option<Uuid> {
+        match &self.principal {
+            Principal::Member(m) if m.role.is_staff() => Some(m.membership_id),
+            _ => None,
+        }
+    }
+
     /// Who owns an `Idempotency-Key`: keys are per caller.
     pub fn idempotency_owner(&self) -> String {
         match &self.principal {

@@ -178,6 +178,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assignments (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        routine_id -> Nullable<Uuid>,
+        assigned_by -> Nullable<Uuid>,
+        name -> Text,
+        instructions -> Nullable<Text>,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        days_of_week -> Array<Text>,
+        times_per_day -> Int2,
+        status -> Text,
+        ended_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assignment_items (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        assignment_id -> Uuid,
+        position -> Int4,
+        exercise_id -> Uuid,
+        sets -> Nullable<Int4>,
+        reps -> Nullable<Int4>,
+        hold_seconds -> Nullable<Int4>,
+        duration_seconds -> Nullable<Int4>,
+        rest_seconds -> Nullable<Int4>,
+        side -> Text,
+        notes -> Nullable<Text>,
+        removed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    assignment_pauses (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        assignment_id -> Uuid,
+        paused_at -> Timestamptz,
+        resumed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -187,7 +236,14 @@ diesel::joinable!(routines -> clinics (clinic_id));
 diesel::joinable!(routine_items -> routines (routine_id));
 diesel::joinable!(routine_items -> exercises (exercise_id));
 
+diesel::joinable!(assignment_items -> exercises (exercise_id));
+diesel::joinable!(assignment_items -> assignments (assignment_id));
+diesel::joinable!(assignment_pauses -> assignments (assignment_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    assignments,
+    assignment_items,
+    assignment_pauses,
     clinics,
     users,
     memberships,

@@ -30,6 +30,9 @@ text_enum! {
         RoutineCreated => "routine.created",
         RoutineUpdated => "routine.updated",
         RoutineDeleted => "routine.deleted",
+        AssignmentCreated => "assignment.created",
+        AssignmentUpdated => "assignment.updated",
+        AssignmentStatusChanged => "assignment.status_changed",
     }
 }
 

@@ -273,7 +273,8 @@ pub async fn create_exercise(
 /// Get an exercise
 ///
 /// A built-in or one of the clinic's own exercises (archived ones too), with its progressions
-/// and regressions.
+/// and regressions. A client's login may read the exercises its own homework uses (others are
+/// 404 to it).
 #[utoipa::path(
     tag = "exercises",
     operation_id = "get_exercise",
@@ -284,7 +285,7 @@ pub async fn create_exercise(
         (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not read the library", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such exercise in this clinic's library", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such exercise in this clinic's library (for a client: none in their homework)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -294,9 +295,18 @@ pub async fn get_exercise(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Permission::ExercisesRead)?;
+    let id = id.into_inner();
     let mut conn = state.conn().await?;
-    let exercise = load(&mut conn, caller.clinic_id, id.into_inner()).await?;
+    // A client reads the exercises of their own homework, and nothing else of the library.
+    match caller.own_client_id() {
+        Some(client_id) => {
+            if !queries::used_by_client(&mut conn, caller.clinic_id, client_id, id).await? {
+                return Err(ApiError::not_found("exercise"));
+            }
+        }
+        None => caller.require(Permission::ExercisesRead)?,
+    }
+    let exercise = load(&mut conn, caller.clinic_id, id).await?;
     Ok(exercise_answer(HttpResponse::Ok(), &exercise))
 }
 
@@ -402,9 +412,9 @@ pub async fn delete_exercise(
         let refs = queries::references(conn, clinic_id, id).await?;
         if refs.any() {
             return Err(ApiError::conflict(format!(
-                "The exercise is in use ({} routine(s), {} exercise(s) progressing from it), so it cannot be deleted; \
-                 archive it with PATCH {{\"archived\": true}} instead.",
-                refs.routines, refs.progressions
+                "The exercise is in use ({} routine(s), {} assignment(s), {} exercise(s) progressing from it), so it \
+                 cannot be deleted; archive it with PATCH {{\"archived\": true}} instead.",
+                refs.routines, refs.assignments, refs.progressions
             )));
         }
         let exercise = load(conn, clinic_id, id).await?;

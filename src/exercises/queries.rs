@@ -3,7 +3,7 @@
 //! writes use the query builder.
 
 use crate::clinics::queries::SYSTEM_CLINIC_ID;
-use crate::db::schema::{exercises, routine_items};
+use crate::db::schema::{assignment_items, assignments, exercises, routine_items};
 use crate::db::sql::SqlBuilder;
 use crate::error::ApiError;
 use crate::exercises::dto::{
@@ -352,11 +352,13 @@ pub async fn would_loop(conn: &mut AsyncPgConnection, id: Uuid, target: Uuid) ->
 pub struct References {
     pub routines: i64,
     pub progressions: i64,
+    /// Assignment items (current or removed, as session logs keep pointing at them).
+    pub assignments: i64,
 }
 
 impl References {
     pub fn any(&self) -> bool {
-        self.routines > 0 || self.progressions > 0
+        self.routines > 0 || self.progressions > 0 || self.assignments > 0
     }
 }
 
@@ -373,7 +375,36 @@ pub async fn references(conn: &mut AsyncPgConnection, clinic_id: Uuid, id: Uuid)
         .count()
         .get_result(conn)
         .await?;
-    Ok(References { routines, progressions })
+    let assignments = assignment_items::table
+        .filter(assignment_items::clinic_id.eq(clinic_id))
+        .filter(assignment_items::exercise_id.eq(id))
+        .select(diesel::dsl::count(assignment_items::assignment_id).aggregate_distinct())
+        .get_result(conn)
+        .await?;
+    Ok(References {
+        routines,
+        progressions,
+        assignments,
+    })
+}
+
+/// Whether a client's homework (any of their assignments, items current or removed) uses the
+/// exercise: what lets a client read it.
+pub async fn used_by_client(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    client_id: Uuid,
+    id: Uuid,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        assignment_items::table
+            .inner_join(assignments::table)
+            .filter(assignment_items::clinic_id.eq(clinic_id))
+            .filter(assignment_items::exercise_id.eq(id))
+            .filter(assignments::client_id.eq(client_id)),
+    ))
+    .get_result(conn)
+    .await
 }
 
 #[derive(AsChangeset)]

@@ -223,7 +223,8 @@ fn check_description(v: &mut Validator, raw: Option<String>) -> Option<String> {
         .and_then(|d| v.parse("description", parse_text(&d, DESCRIPTION)))
 }
 
-fn check_items(v: &mut Validator, items: Vec<RoutineItemRequest>) -> Vec<ItemFields> {
+/// Checks items' rules that need no database (`items[i].field` names each broken one).
+pub fn check_items(v: &mut Validator, items: Vec<RoutineItemRequest>) -> Vec<ItemFields> {
     if items.len() > MAX_ITEMS {
         v.add("items", format!("must have at most {MAX_ITEMS} items"));
         return Vec::new();

@@ -1,9 +1,7 @@
 use crate::auth::{Caller, Permission};
 use crate::error::{ApiError, Problem, Validator};
 use crate::events::{self, EventType};
-use crate::exercises::dto::Dosage;
 use crate::exercises::handlers::parse_flag;
-use crate::exercises::queries as exercise_queries;
 use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{Page, PageParams};
@@ -14,7 +12,6 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, HttpResponseBuilder, delete, get, patch, post, put, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Deserialize;
-use std::collections::HashMap;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -68,51 +65,31 @@ async fn own_for_change(
     Err(ApiError::not_found("routine"))
 }
 
-/// Checks each item's exercise (visible to the clinic, not archived; every broken one is
-/// named) and turns the items into rows, filling in default dosages. The exercises stay
-/// share-locked until the transaction ends, so none can be deleted under the new items.
+/// Resolves the items and turns them into a routine's rows.
 async fn resolve_items(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     routine_id: Uuid,
     items: Vec<ItemFields>,
 ) -> Result<Vec<ItemRow>, ApiError> {
-    let mut ids: Vec<Uuid> = items.iter().map(|i| i.exercise_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found: HashMap<Uuid, (bool, serde_json::Value)> = exercise_queries::lock_visible(conn, clinic_id, &ids)
+    Ok(queries::resolve_items(conn, clinic_id, items)
         .await?
         .into_iter()
-        .map(|(id, archived, dosage)| (id, (archived, dosage)))
-        .collect();
-    let mut v = Validator::new();
-    let mut rows = Vec::with_capacity(items.len());
-    for (position, item) in items.into_iter().enumerate() {
-        let field = format!("items[{position}].exercise_id");
-        match found.get(&item.exercise_id) {
-            None => v.add(field, "is not an exercise in this clinic's library"),
-            Some((true, _)) => v.add(field, "is archived; choose another exercise or restore it"),
-            Some((false, dosage)) => {
-                let default: Dosage = serde_json::from_value(dosage.clone()).unwrap_or_default();
-                let item = item.with_defaults(&default);
-                rows.push(ItemRow {
-                    clinic_id,
-                    routine_id,
-                    position: i32::try_from(position).unwrap_or(i32::MAX),
-                    exercise_id: item.exercise_id,
-                    sets: item.sets,
-                    reps: item.reps,
-                    hold_seconds: item.hold_seconds,
-                    duration_seconds: item.duration_seconds,
-                    rest_seconds: item.rest_seconds,
-                    side: item.side.unwrap_or_default(),
-                    notes: item.notes,
-                });
-            }
-        }
-    }
-    v.finish()?;
-    Ok(rows)
+        .enumerate()
+        .map(|(position, item)| ItemRow {
+            clinic_id,
+            routine_id,
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            exercise_id: item.exercise_id,
+            sets: item.sets,
+            reps: item.reps,
+            hold_seconds: item.hold_seconds,
+            duration_seconds: item.duration_seconds,
+            rest_seconds: item.rest_seconds,
+            side: item.side.unwrap_or_default(),
+            notes: item.notes,
+        })
+        .collect())
 }
 
 /// List routines

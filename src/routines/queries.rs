@@ -5,12 +5,16 @@ use crate::clinics::queries::SYSTEM_CLINIC_ID;
 use crate::db::schema::{routine_items, routines};
 use crate::db::sql::SqlBuilder;
 use crate::error::ApiError;
+use crate::error::Validator;
+use crate::exercises::dto::Dosage;
 use crate::exercises::dto::ItemSide;
-use crate::routines::dto::{RoutineItemResponse, RoutineResponse};
+use crate::exercises::queries as exercise_queries;
+use crate::routines::dto::{ItemFields, RoutineItemResponse, RoutineResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -222,4 +226,38 @@ pub async fn update(
 /// Deletes a routine; its items go with it.
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
     diesel::delete(routines::table.find(id)).execute(conn).await
+}
+
+/// Checks each item's exercise (visible to the clinic, not archived; every broken one is named
+/// at `items[i].exercise_id`) and fills in default dosages. The exercises stay share-locked
+/// until the transaction ends, so none can be deleted under the new items. Used by routine
+/// templates and by assignments alike.
+pub async fn resolve_items(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    items: Vec<ItemFields>,
+) -> Result<Vec<ItemFields>, ApiError> {
+    let mut ids: Vec<Uuid> = items.iter().map(|i| i.exercise_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: HashMap<Uuid, (bool, serde_json::Value)> = exercise_queries::lock_visible(conn, clinic_id, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, archived, dosage)| (id, (archived, dosage)))
+        .collect();
+    let mut v = Validator::new();
+    let mut resolved = Vec::with_capacity(items.len());
+    for (position, item) in items.into_iter().enumerate() {
+        let field = format!("items[{position}].exercise_id");
+        match found.get(&item.exercise_id) {
+            None => v.add(field, "is not an exercise in this clinic's library"),
+            Some((true, _)) => v.add(field, "is archived; choose another exercise or restore it"),
+            Some((false, dosage)) => {
+                let default: Dosage = serde_json::from_value(dosage.clone()).unwrap_or_default();
+                resolved.push(item.with_defaults(&default));
+            }
+        }
+    }
+    v.finish()?;
+    Ok(resolved)
 }

@@ -462,7 +462,7 @@ async fn clients_cannot_browse_or_change_the_library() {
         .bearer(&client)
         .send()
         .await
-        .problem(403);
+        .problem(404);
     app.post("/v1/exercises")
         .bearer(&client)
         .json(exercise("Nope"))

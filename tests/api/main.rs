@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod homework;
 mod library;
 mod ops;
 mod people;

@@ -1,0 +1,3 @@
+DROP TABLE assignment_pauses;
+DROP TABLE assignment_items;
+DROP TABLE assignments;
