@@ -10,6 +10,7 @@
 //! | `SIGNUP_ENABLED` | `true` | whether `POST /v1/clinics` accepts sign-ups |
 //! | `RUST_LOG` | `info` | log filter (tracing `EnvFilter` syntax) |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `API_KEY_RATE_LIMIT` | `600` | requests per minute each API key may make, counted per instance |
 
 use std::fmt;
 
@@ -55,6 +56,8 @@ pub struct Config {
     pub jwt_secret_generated: bool,
     pub signup_enabled: bool,
     pub log_format: LogFormat,
+    /// Requests per minute per API key, counted in each instance's memory.
+    pub api_key_rate_limit: u32,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
@@ -104,6 +107,7 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => return Err(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`")),
         };
+        let api_key_rate_limit = parse_number(&get, "API_KEY_RATE_LIMIT", 600, 1..=1_000_000)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -113,7 +117,30 @@ impl Config {
             jwt_secret_generated,
             signup_enabled,
             log_format,
+            api_key_rate_limit,
         })
+    }
+}
+
+/// A whole number in `range`, or `default` when the variable is unset or empty.
+fn parse_number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(s) => s.parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            format!(
+                "{name} must be a number from {} to {}, not `{s}`",
+                range.start(),
+                range.end()
+            )
+        }),
     }
 }
 
@@ -166,6 +193,9 @@ mod tests {
         assert!(c.signup_enabled);
         assert!(cfg(&[("SIGNUP_ENABLED", "false")]).is_ok_and(|c| !c.signup_enabled));
         assert!(cfg(&[("DATABASE_POOL_SIZE", "zero")]).is_err());
+        assert_eq!(c.api_key_rate_limit, 600);
+        assert!(cfg(&[("API_KEY_RATE_LIMIT", "0")]).is_err());
+        assert!(cfg(&[("API_KEY_RATE_LIMIT", "5")]).is_ok_and(|c| c.api_key_rate_limit == 5));
     }
 
     #[test]

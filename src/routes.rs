@@ -8,5 +8,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::auth::configure)
         .configure(crate::me::configure)
         .configure(crate::practitioners::configure)
-        .configure(crate::clients::configure);
+        .configure(crate::clients::configure)
+        .configure(crate::api_keys::configure);
 }

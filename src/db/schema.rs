@@ -127,6 +127,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        name -> Text,
+        scopes -> Array<Text>,
+        key_hash -> Bytea,
+        prefix -> Text,
+        last_four -> Text,
+        created_by -> Nullable<Uuid>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -144,4 +161,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     clients,
     invitations,
+    api_keys,
 );

@@ -215,6 +215,10 @@ impl TestApp {
         self.req(Method::PUT, path)
     }
 
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
+    }
+
     /// The types of the outbox's events, in order.
     pub async fn event_types(&self) -> Vec<String> {
         #[derive(QueryableByName)]

@@ -4,5 +4,6 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod integrations;
 mod ops;
 mod people;

@@ -1,0 +1,497 @@
+//! Integrations: API keys with scopes, the events feed, signed webhooks with retries.
+
+use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use actix_web::http::Method;
+use diesel::QueryableByName;
+use diesel::sql_types::{Bytea, Text};
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every permission an API key may hold.
+const GRANTABLE: [&str; 15] = [
+    "practitioners:read",
+    "practitioners:write",
+    "clients:read",
+    "clients:write",
+    "exercises:read",
+    "exercises:write",
+    "routines:read",
+    "routines:write",
+    "assignments:read",
+    "assignments:write",
+    "sessions:read",
+    "sessions:write",
+    "events:read",
+    "webhooks:read",
+    "webhooks:write",
+];
+
+/// Creates an API key and returns the whole answer.
+async fn create_key(app: &TestApp, admin: &str, scopes: &[&str]) -> Value {
+    let res = app
+        .post("/v1/api-keys")
+        .bearer(admin)
+        .json(json!({"name": "Booking system", "scopes": scopes}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    res.body
+}
+
+async fn key(app: &TestApp, admin: &str, scopes: &[&str]) -> String {
+    create_key(app, admin, scopes).await["key"]
+        .as_str()
+        .expect("key")
+        .to_string()
+}
+
+async fn practitioner_token(app: &TestApp, admin: &str, email: &str) -> String {
+    let res = app
+        .post("/v1/practitioners")
+        .bearer(admin)
+        .json(json!({"name": "Pat Smith", "email": email}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let token = res.body["invitation"]["token"].as_str().expect("invitation");
+    let res = app.accept(token, PASSWORD).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["access_token"].as_str().expect("token").to_string()
+}
+
+fn has_problem(res: &TestResponse, status: u16) -> bool {
+    res.status == status && res.header("content-type") == Some("application/problem+json")
+}
+
+#[actix_web::test]
+async fn an_api_key_is_shown_once_stored_as_a_hash_and_revoked_at_once() {
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Bytea)]
+        key_hash: Vec<u8>,
+        #[diesel(sql_type = Text)]
+        everything: String,
+    }
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let created = create_key(&app, &admin, &["clients:read", "events:read"]).await;
+    let key = created["key"].as_str().expect("key").to_string();
+    let id = created["id"].as_str().expect("id").to_string();
+    assert!(key.starts_with("rhk_") && key.len() >= 4 + 43, "{key}");
+    assert_eq!(created["scopes"], json!(["clients:read", "events:read"]));
+    assert_eq!(created["prefix"].as_str(), Some(&key[..8]));
+    assert_eq!(created["last_four"].as_str(), Some(&key[key.len() - 4..]));
+
+    // Only the hash is stored: no column of the row holds the key.
+    let row: Stored = diesel::sql_query("SELECT key_hash, row_to_json(k)::text AS everything FROM api_keys k")
+        .get_result(&mut app.db().await)
+        .await
+        .expect("row");
+    assert_eq!(row.key_hash, Sha256::digest(key.as_bytes()).to_vec());
+    assert!(!row.everything.contains(&key[8..key.len() - 4]));
+
+    // The list never shows the key.
+    let list = app.get("/v1/api-keys").bearer(&admin).send().await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+    assert!(list.body["items"][0].get("key").is_none());
+    assert!(!String::from_utf8_lossy(&list.raw).contains(&key[8..]));
+
+    // The key works as a bearer token and as X-Api-Key, for exactly its scopes.
+    let res = app.get("/v1/clients").bearer(&key).send().await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app.get("/v1/clients").header("X-Api-Key", &key).send().await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .post("/v1/clients")
+        .header("X-Api-Key", &key)
+        .json(json!({"name": "Sam", "timezone": "Europe/London"}))
+        .send()
+        .await;
+    assert!(
+        res.problem(403)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("clients:write")
+    );
+    // Own-account endpoints are for people.
+    app.get("/v1/me").bearer(&key).send().await.problem(403);
+    let listed = app.get("/v1/api-keys").bearer(&admin).send().await;
+    assert!(listed.body["items"][0]["last_used_at"].is_string(), "{}", listed.body);
+
+    // A wrong key, and a key-shaped token that is not one, are 401 with WWW-Authenticate.
+    let res = app.get("/v1/clients").bearer("rhk_nope").send().await;
+    res.problem(401);
+    assert!(res.header("www-authenticate").is_some());
+    app.get("/v1/clients")
+        .header("X-Api-Key", "nope")
+        .send()
+        .await
+        .problem(401);
+
+    // Revocation takes effect at the next request.
+    let res = app.delete(&format!("/v1/api-keys/{id}")).bearer(&admin).send().await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    app.get("/v1/clients").bearer(&key).send().await.problem(401);
+    app.get("/v1/clients")
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .problem(401);
+    app.delete(&format!("/v1/api-keys/{id}"))
+        .bearer(&admin)
+        .send()
+        .await
+        .problem(404);
+    let list = app.get("/v1/api-keys").bearer(&admin).send().await;
+    assert_eq!(list.body["items"], json!([]));
+}
+
+#[actix_web::test]
+async fn expired_keys_fail_and_keys_stay_in_their_clinic() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let other = app.admin_token("Other", "admin@o.example").await;
+    let created = create_key(&app, &admin, &["clients:read"]).await;
+    let key = created["key"].as_str().expect("key");
+    let id = created["id"].as_str().expect("id");
+    // Another clinic neither sees nor deletes it.
+    app.delete(&format!("/v1/api-keys/{id}"))
+        .bearer(&other)
+        .send()
+        .await
+        .problem(404);
+    let list = app.get("/v1/api-keys").bearer(&other).send().await;
+    assert_eq!(list.body["items"], json!([]));
+    // A key acts in its own clinic only.
+    app.post("/v1/clients")
+        .bearer(&admin)
+        .json(json!({"name": "Mine", "timezone": "Europe/London"}))
+        .send()
+        .await;
+    app.post("/v1/clients")
+        .bearer(&other)
+        .json(json!({"name": "Theirs", "timezone": "Europe/London"}))
+        .send()
+        .await;
+    let res = app.get("/v1/clients").bearer(key).send().await;
+    let names: Vec<&str> = res.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Mine"]);
+
+    diesel::sql_query("UPDATE api_keys SET expires_at = now() - interval '1 second'")
+        .execute(&mut app.db().await)
+        .await
+        .expect("expire");
+    app.get("/v1/clients").bearer(key).send().await.problem(401);
+
+    let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let res = app
+        .post("/v1/api-keys")
+        .bearer(&admin)
+        .json(json!({"name": "Expiring", "scopes": ["clients:read"], "expires_at": future}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert!(res.body["expires_at"].is_string());
+}
+
+#[actix_web::test]
+async fn api_keys_write_is_never_grantable_and_only_admins_manage_keys() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let refuse = |body: Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let res = app.post("/v1/api-keys").bearer(&admin).json(body).send().await;
+            res.problem(422);
+            res.error_fields()
+        }
+    };
+    assert_eq!(
+        refuse(json!({"name": "K", "scopes": ["clients:read", "api_keys:write"]})).await,
+        vec!["scopes"]
+    );
+    assert_eq!(
+        refuse(json!({"name": "K", "scopes": ["clients:delete"]})).await,
+        vec!["scopes[0]"]
+    );
+    assert_eq!(refuse(json!({"name": "K", "scopes": []})).await, vec!["scopes"]);
+    assert_eq!(
+        refuse(json!({"name": "", "scopes": ["clients:read"], "expires_at": "2001-01-01T00:00:00Z"})).await,
+        vec!["name", "expires_at"]
+    );
+    assert_eq!(
+        refuse(json!({"name": "K", "scopes": ["clients:read"], "key": "rhk_mine"})).await,
+        vec!["key"]
+    );
+
+    // A key with every grantable scope still cannot manage keys.
+    let all = key(&app, &admin, &GRANTABLE).await;
+    app.get("/v1/api-keys").bearer(&all).send().await.problem(403);
+    app.post("/v1/api-keys")
+        .bearer(&all)
+        .json(json!({"name": "K", "scopes": ["clients:read"]}))
+        .send()
+        .await
+        .problem(403);
+    // Nor can practitioners.
+    let pat = practitioner_token(&app, &admin, "pat@c.example").await;
+    app.get("/v1/api-keys").bearer(&pat).send().await.problem(403);
+}
+
+#[actix_web::test]
+async fn an_idempotent_replay_never_shows_the_key_again() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let send = || {
+        app.post("/v1/api-keys")
+            .bearer(&admin)
+            .header("Idempotency-Key", "key-1")
+            .json(json!({"name": "K", "scopes": ["clients:read"]}))
+            .send()
+    };
+    let first = send().await;
+    assert_eq!(first.status, 201);
+    let key = first.body["key"].as_str().expect("key").to_string();
+    let replay = send().await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], first.body["id"]);
+    assert_eq!(replay.body["key"], Value::Null);
+    let stored: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM idempotency_keys WHERE position($1 in convert_from(response_body, 'UTF8')) > 0",
+    )
+    .bind::<Text, _>(&key[4..])
+    .get_result(&mut app.db().await)
+    .await
+    .expect("count");
+    assert_eq!(stored.n, 0, "the key must not be stored for replays");
+    let keys: Count = diesel::sql_query("SELECT count(*) AS n FROM api_keys")
+        .get_result(&mut app.db().await)
+        .await
+        .expect("count");
+    assert_eq!(keys.n, 1);
+}
+
+#[actix_web::test]
+async fn keys_are_rate_limited_per_key() {
+    let app = TestApp::spawn_with(|c| c.api_key_rate_limit = 3).await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let a = key(&app, &admin, &["clients:read"]).await;
+    let b = key(&app, &admin, &["clients:read"]).await;
+    for remaining in ["2", "1", "0"] {
+        let res = app.get("/v1/clients").bearer(&a).send().await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("ratelimit-limit"), Some("3"));
+        assert_eq!(res.header("ratelimit-remaining"), Some(remaining));
+        assert!(res.header("ratelimit-reset").is_some());
+    }
+    let res = app.get("/v1/clients").bearer(&a).send().await;
+    assert_eq!(res.problem(429)["type"], "https://rehabit.dev/problems/rate-limited");
+    let retry: u64 = res
+        .header("retry-after")
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry));
+    assert_eq!(res.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(res.header("ratelimit-limit"), Some("3"));
+    // Another key has its own budget; people are not limited this way.
+    assert_eq!(app.get("/v1/clients").bearer(&b).send().await.status, 200);
+    for _ in 0..5 {
+        assert_eq!(app.get("/v1/clients").bearer(&admin).send().await.status, 200);
+    }
+}
+
+/// Ids that the operations of the scope table act on.
+struct Fixture {
+    client: String,
+    practitioner: String,
+}
+
+/// One request per operation that API keys can call: the scope table. Bodies are valid, so
+/// the only reason for a 403 is the permission check.
+fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Value>)> {
+    let c = &f.client;
+    let p = &f.practitioner;
+    let mut t = BTreeMap::new();
+    let client = json!({"name": "Scoped", "timezone": "Europe/London"});
+    t.insert("list_clients", (Method::GET, "/v1/clients".into(), None));
+    t.insert(
+        "create_client",
+        (Method::POST, "/v1/clients".into(), Some(client.clone())),
+    );
+    t.insert("get_client", (Method::GET, format!("/v1/clients/{c}"), None));
+    t.insert(
+        "update_client",
+        (
+            Method::PATCH,
+            format!("/v1/clients/{c}"),
+            Some(json!({"name": "Renamed"})),
+        ),
+    );
+    t.insert(
+        "get_client_by_external_id",
+        (Method::GET, "/v1/clients/by-external-id/bk-1".into(), None),
+    );
+    t.insert(
+        "upsert_client",
+        (Method::PUT, "/v1/clients/by-external-id/bk-2".into(), Some(client)),
+    );
+    t.insert(
+        "create_client_invitation",
+        (Method::POST, format!("/v1/clients/{c}/invitation"), None),
+    );
+    t.insert("list_practitioners", (Method::GET, "/v1/practitioners".into(), None));
+    t.insert(
+        "create_practitioner",
+        (
+            Method::POST,
+            "/v1/practitioners".into(),
+            Some(json!({"name": "New", "email": "new@c.example"})),
+        ),
+    );
+    t.insert(
+        "get_practitioner",
+        (Method::GET, format!("/v1/practitioners/{p}"), None),
+    );
+    t.insert(
+        "update_practitioner",
+        (
+            Method::PATCH,
+            format!("/v1/practitioners/{p}"),
+            Some(json!({"name": "Pat"})),
+        ),
+    );
+    t.insert(
+        "create_practitioner_invitation",
+        (Method::POST, format!("/v1/practitioners/{p}/invitation"), None),
+    );
+    t.insert(
+        "upsert_practitioner",
+        (
+            Method::PUT,
+            "/v1/practitioners/by-external-id/pr-1".into(),
+            Some(json!({"name": "Booked", "email": "booked@c.example"})),
+        ),
+    );
+    t
+}
+
+/// Every operation the OpenAPI document offers to API keys: operation id → (method, scope).
+fn key_operations() -> BTreeMap<String, (String, String)> {
+    let doc = serde_json::to_value(rehabit::openapi_document()).expect("document");
+    let mut ops = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"].as_str().expect("operation id").to_string();
+            let security = op["security"].as_array().cloned().unwrap_or_default();
+            let bearer: Vec<String> = security
+                .iter()
+                .filter_map(|r| r.get("bearer"))
+                .flat_map(|s| s.as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
+            let has_bearer = security.iter().any(|r| r.get("bearer").is_some());
+            // Every authenticated operation under /v1 names its permission, except a person's
+            // own account.
+            if has_bearer && path.starts_with("/v1/") && !path.starts_with("/v1/me") {
+                assert_eq!(bearer.len(), 1, "{id} must declare the one permission it needs");
+            }
+            let key_scopes: Vec<&Value> = security.iter().filter_map(|r| r.get("api_key")).collect();
+            match key_scopes.as_slice() {
+                [] => assert!(
+                    bearer.is_empty() || bearer == ["api_keys:write"],
+                    "{id} needs {bearer:?} but is not offered to API keys"
+                ),
+                [scopes] => {
+                    assert_eq!(scopes, &&json!(bearer), "{id}: key scope differs from the permission");
+                    let desc = op["description"].as_str().unwrap_or("");
+                    assert!(
+                        desc.contains(&format!("`{}`", bearer[0])),
+                        "{id} must name its permission"
+                    );
+                    assert!(op["responses"]["429"].is_object(), "{id} must document its rate limit");
+                    ops.insert(id, (method.clone(), bearer[0].clone()));
+                }
+                _ => panic!("{id} has several API-key requirements"),
+            }
+        }
+    }
+    ops
+}
+
+#[actix_web::test]
+async fn every_scope_is_enforced_over_every_operation() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let client = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .json(json!({"name": "Sam", "email": "sam@c.example", "timezone": "Europe/London", "external_id": "bk-1"}))
+        .send()
+        .await;
+    let practitioner = app
+        .post("/v1/practitioners")
+        .bearer(&admin)
+        .json(json!({"name": "Pat", "email": "pat@c.example"}))
+        .send()
+        .await;
+    let fixture = Fixture {
+        client: client.body["id"].as_str().expect("client").to_string(),
+        practitioner: practitioner.body["id"].as_str().expect("practitioner").to_string(),
+    };
+    let table = scope_table(&fixture);
+    let documented = key_operations();
+    let in_table: BTreeSet<&str> = table.keys().copied().collect();
+    let in_doc: BTreeSet<&str> = documented.keys().map(String::as_str).collect();
+    assert_eq!(
+        in_doc, in_table,
+        "the scope table must cover exactly the operations keys can call"
+    );
+
+    let mut only = BTreeMap::new();
+    let mut all_but = BTreeMap::new();
+    for scope in GRANTABLE {
+        only.insert(scope, key(&app, &admin, &[scope]).await);
+        let rest: Vec<&str> = GRANTABLE.iter().copied().filter(|s| *s != scope).collect();
+        all_but.insert(scope, key(&app, &admin, &rest).await);
+    }
+    for (id, (method, path, body)) in &table {
+        let (doc_method, scope) = &documented[*id];
+        assert_eq!(doc_method.to_uppercase(), method.as_str(), "{id}");
+        let send = |key: String| {
+            let mut req = app.req(method.clone(), path).bearer(&key);
+            if let Some(b) = body {
+                req = req.json(b.clone());
+            }
+            req.send()
+        };
+        let denied = send(all_but[scope.as_str()].clone()).await;
+        assert!(
+            has_problem(&denied, 403),
+            "{id} without `{scope}` must be 403, got {}: {}",
+            denied.status,
+            denied.body
+        );
+        let allowed = send(only[scope.as_str()].clone()).await;
+        assert!(
+            ![401, 403].contains(&allowed.status) && allowed.status < 500,
+            "{id} with only `{scope}` must be allowed, got {}: {}",
+            allowed.status,
+            allowed.body
+        );
+    }
+}
