@@ -9,5 +9,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::me::configure)
         .configure(crate::practitioners::configure)
         .configure(crate::clients::configure)
-        .configure(crate::api_keys::configure);
+        .configure(crate::api_keys::configure)
+        .configure(crate::events::configure);
 }

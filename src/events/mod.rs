@@ -6,6 +6,9 @@
 //! the same clinic wait for it. So a reader that sees event `n` has already been able to see
 //! every event before `n`, and a poller following `seq` never skips one.
 
+pub mod dto;
+pub mod handlers;
+
 use crate::db::schema::{event_counters, events};
 use crate::text_enum;
 use diesel::prelude::*;
@@ -57,4 +60,8 @@ pub async fn emit<T: Serialize>(
         .execute(conn)
         .await?;
     Ok(id)
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::list_events);
 }
