@@ -22,6 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod values;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

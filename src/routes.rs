@@ -10,5 +10,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::practitioners::configure)
         .configure(crate::clients::configure)
         .configure(crate::api_keys::configure)
-        .configure(crate::events::configure);
+        .configure(crate::events::configure)
+        .configure(crate::webhooks::configure);
 }
