@@ -1397,7 +1397,7 @@ async fn private_targets_are_refused_when_blocked_at_registration_and_at_deliver
 }
 
 #[actix_web::test]
-async fn a_running_worker_delivers_within_a_second_and_a_slow_receiver_does_not_slow_the_api() {
+async fn a_running_worker_delivers_within_seconds_and_a_slow_receiver_does_not_slow_the_api() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token("Clinic", "admin@c.example").await;
     let receiver = Receiver::start().await;
@@ -1417,7 +1417,8 @@ async fn a_running_worker_delivers_within_a_second_and_a_slow_receiver_does_not_
         let committed = Instant::now();
         let api_ms = (committed - before).as_millis();
         assert!(
-            api_ms < 1_000,
+            // The slow receiver holds each of its deliveries for 3 s; the API must not wait.
+            api_ms < 2_000,
             "the API answered in {api_ms} ms while the slow receiver waits"
         );
         let deadline = committed + Duration::from_secs(5);
@@ -1433,5 +1434,6 @@ async fn a_running_worker_delivers_within_a_second_and_a_slow_receiver_does_not_
     running.abort();
     let worst = latencies.iter().max().copied().unwrap_or_default();
     eprintln!("webhook delivery latency after commit: {latencies:?} (worst {worst:?})");
-    assert!(worst < Duration::from_millis(1_500), "{latencies:?}");
+    // "Within a few seconds" of the commit; the worker polls every 500 ms here.
+    assert!(worst < Duration::from_secs(3), "{latencies:?}");
 }
