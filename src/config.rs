@@ -10,6 +10,10 @@
 //! | `SIGNUP_ENABLED` | `true` | whether `POST /v1/clinics` accepts sign-ups |
 //! | `RUST_LOG` | `info` | log filter (tracing `EnvFilter` syntax) |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `API_KEY_RATE_LIMIT` | `600` | requests per minute each API key may make, counted per instance |
+//! | `WEBHOOK_BLOCK_PRIVATE_NETWORKS` | `false` | refuse webhook targets on private or loopback addresses (at registration and after DNS resolution at delivery) |
+//! | `WEBHOOK_WORKER` | `true` | run the webhook delivery worker in this instance (any number may) |
+//! | `WEBHOOK_POLL_MS` | `500` | how often the worker looks for due deliveries, in milliseconds (50–1000) |
 
 use std::fmt;
 
@@ -55,6 +59,14 @@ pub struct Config {
     pub jwt_secret_generated: bool,
     pub signup_enabled: bool,
     pub log_format: LogFormat,
+    /// Requests per minute per API key, counted in each instance's memory.
+    pub api_key_rate_limit: u32,
+    /// Refuse webhook targets on private and loopback addresses.
+    pub webhook_block_private_networks: bool,
+    /// Run the delivery worker in this instance.
+    pub webhook_worker: bool,
+    /// How often the delivery worker looks for due deliveries.
+    pub webhook_poll_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
@@ -93,17 +105,16 @@ impl Config {
                 .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| format!("DATABASE_POOL_SIZE must be a number from 1 to 1000, not `{s}`"))?,
         };
-        let signup_enabled = match get("SIGNUP_ENABLED").as_deref().map(str::trim) {
-            None | Some("") => true,
-            Some("1" | "true" | "yes" | "on") => true,
-            Some("0" | "false" | "no" | "off") => false,
-            Some(other) => return Err(format!("SIGNUP_ENABLED must be true or false, not `{other}`")),
-        };
+        let signup_enabled = parse_bool(&get, "SIGNUP_ENABLED", true)?;
+        let webhook_block_private_networks = parse_bool(&get, "WEBHOOK_BLOCK_PRIVATE_NETWORKS", false)?;
+        let webhook_worker = parse_bool(&get, "WEBHOOK_WORKER", true)?;
+        let webhook_poll_ms = parse_number(&get, "WEBHOOK_POLL_MS", 500, 50..=1000)?;
         let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("") | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => return Err(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`")),
         };
+        let api_key_rate_limit = parse_number(&get, "API_KEY_RATE_LIMIT", 600, 1..=1_000_000)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -113,7 +124,43 @@ impl Config {
             jwt_secret_generated,
             signup_enabled,
             log_format,
+            api_key_rate_limit,
+            webhook_block_private_networks,
+            webhook_worker,
+            webhook_poll_ms,
         })
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), or `default` when unset or empty.
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool, String> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(format!("{name} must be true or false, not `{other}`")),
+    }
+}
+
+/// A whole number in `range`, or `default` when the variable is unset or empty.
+fn parse_number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match get(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(s) => s.parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            format!(
+                "{name} must be a number from {} to {}, not `{s}`",
+                range.start(),
+                range.end()
+            )
+        }),
     }
 }
 
@@ -166,6 +213,14 @@ mod tests {
         assert!(c.signup_enabled);
         assert!(cfg(&[("SIGNUP_ENABLED", "false")]).is_ok_and(|c| !c.signup_enabled));
         assert!(cfg(&[("DATABASE_POOL_SIZE", "zero")]).is_err());
+        assert_eq!(c.api_key_rate_limit, 600);
+        assert!(!c.webhook_block_private_networks && c.webhook_worker);
+        assert_eq!(c.webhook_poll_ms, 500);
+        assert!(cfg(&[("WEBHOOK_BLOCK_PRIVATE_NETWORKS", "true")]).is_ok_and(|c| c.webhook_block_private_networks));
+        assert!(cfg(&[("WEBHOOK_BLOCK_PRIVATE_NETWORKS", "maybe")]).is_err());
+        assert!(cfg(&[("WEBHOOK_POLL_MS", "5000")]).is_err());
+        assert!(cfg(&[("API_KEY_RATE_LIMIT", "0")]).is_err());
+        assert!(cfg(&[("API_KEY_RATE_LIMIT", "5")]).is_ok_and(|c| c.api_key_rate_limit == 5));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`build_app`] assembles the actix application; `main.rs` serves it and the tests drive it
 //! in-process.
 
+pub mod api_keys;
 pub mod assignments;
 pub mod auth;
 pub mod clients;
@@ -24,6 +25,7 @@ pub mod routines;
 pub mod state;
 pub mod telemetry;
 pub mod values;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -93,6 +95,7 @@ pub fn build_app(
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
         .wrap(from_fn(http::reject_nul))
+        .wrap(from_fn(api_keys::rate_limit::headers_middleware))
         .wrap(request_metrics)
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::default())

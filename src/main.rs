@@ -72,6 +72,17 @@ async fn run(serve: bool) -> Result<(), String> {
     let metrics = ops::Metrics::new().map_err(|e| e.to_string())?;
     let request_metrics = rehabit::request_metrics(&metrics)?;
     spawn_housekeeping(state.clone());
+    if state.config.webhook_worker {
+        // The worker has a small pool of its own, so deliveries never compete with requests.
+        let pool = db::pool(&url, 2)?;
+        let worker = rehabit::webhooks::worker::Worker::new(
+            pool,
+            state.config.webhook_block_private_networks,
+            rehabit::webhooks::worker::system_clock(),
+        )?;
+        worker.spawn(std::time::Duration::from_millis(state.config.webhook_poll_ms));
+        tracing::info!("webhook delivery worker started");
+    }
     let server =
         actix_web::HttpServer::new(move || rehabit::build_app(state.clone(), metrics.clone(), request_metrics.clone()))
             .bind(&bind)

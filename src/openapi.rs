@@ -1,10 +1,18 @@
 //! The base OpenAPI document: info, tags, security schemes, and conventions that apply to many
-//! operations at once (the `Idempotency-Key` header on creating POSTs).
+//! operations at once: the `Idempotency-Key` header on creating POSTs, and, for every operation
+//! whose handler declares the permission it needs (`security(("bearer" = ["clients:read"]))`
+//! next to its `caller.require(Permission::ClientsRead)`), the API-key alternative with that
+//! scope, a sentence naming the permission, and the 429 answer of the API keys' rate limit.
 
+use crate::auth::Permission;
 use crate::http::idempotency;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, OpenApi, Required, Type};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
@@ -26,6 +34,9 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "me", description = "The signed-in person's own account"),
         (name = "practitioners", description = "The clinic's staff, their invitations, and booking-system upserts"),
         (name = "clients", description = "The people receiving care, their invitations, and booking-system upserts"),
+        (name = "api-keys", description = "Server-to-server credentials with scopes (admins only)"),
+        (name = "events", description = "The clinic's events in commit order, for polling integrations"),
+        (name = "webhooks", description = "Signed deliveries of events to the integrator's endpoints"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
@@ -45,9 +56,19 @@ impl Modify for Conventions {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from `POST /v1/auth/token`."))
+                    .description(Some(
+                        "An access token from `POST /v1/auth/token`, or an API key (`rhk_...`). \
+Scopes listed on an operation are the permission it needs.",
+                    ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Api-Key",
+                "An API key (`rhk_...`) from `POST /v1/api-keys`; it may do exactly what its scopes say.",
+            ))),
         );
     }
 }
@@ -77,6 +98,76 @@ first is in flight is a 409.",
         .build()
 }
 
+/// The permissions an operation declares in its `bearer` security requirement.
+pub fn required_permissions(op: &Operation) -> Vec<Permission> {
+    let Some(requirements) = op.security.as_ref() else {
+        return Vec::new();
+    };
+    requirements
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| v.get("bearer").and_then(|s| s.as_array()).cloned())
+        .flatten()
+        .filter_map(|s| s.as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+fn integer_header(description: &str) -> utoipa::openapi::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+        .description(Some(description))
+        .build()
+}
+
+fn rate_limited_response() -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description("The API key used up its requests of this minute (limits are per key and per service instance)")
+        .header("Retry-After", integer_header("Seconds until the key may call again"))
+        .header("RateLimit-Limit", integer_header("Requests a key may make per minute"))
+        .header("RateLimit-Remaining", integer_header("Requests left in this minute"))
+        .header("RateLimit-Reset", integer_header("Seconds until the minute ends"))
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .into()
+}
+
+/// States the permission an operation needs, and what that means for API keys.
+fn document_permissions(op: &mut Operation) {
+    let perms = required_permissions(op);
+    if perms.is_empty() {
+        return;
+    }
+    let names: Vec<String> = perms.iter().map(|p| format!("`{p}`")).collect();
+    let for_keys = perms.iter().all(|p| *p != Permission::ApiKeysWrite);
+    let sentence = if for_keys {
+        format!(
+            "**Permission:** {}. API keys need the same scope, and are rate limited (429).",
+            names.join(", ")
+        )
+    } else {
+        format!(
+            "**Permission:** {} (admins). Not available to API keys.",
+            names.join(", ")
+        )
+    };
+    op.description = Some(match op.description.take() {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{sentence}"),
+        _ => sentence,
+    });
+    if for_keys {
+        op.security
+            .get_or_insert_with(Vec::new)
+            .push(SecurityRequirement::new("api_key", perms.iter().map(|p| p.as_str())));
+        op.responses
+            .responses
+            .insert("429".to_string(), rate_limited_response());
+    }
+}
+
 /// Applies conventions that follow from the routes once they are all known.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -86,6 +177,18 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             op.parameters
                 .get_or_insert_with(Vec::new)
                 .push(utoipa::openapi::RefOr::T(idempotency_parameter()));
+        }
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            document_permissions(op);
         }
     }
     doc

@@ -11,5 +11,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::clients::configure)
         .configure(crate::exercises::configure)
         .configure(crate::routines::configure)
-        .configure(crate::assignments::configure);
+        .configure(crate::assignments::configure)
+        .configure(crate::api_keys::configure)
+        .configure(crate::events::configure)
+        .configure(crate::webhooks::configure);
 }

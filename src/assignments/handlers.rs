@@ -214,7 +214,7 @@ async fn list_for(
         (status = 403, description = "Needs `assignments:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["assignments:read"]))
 )]
 #[get("/v1/clients/{id}/assignments")]
 pub async fn list_client_assignments(
@@ -277,7 +277,7 @@ pub async fn list_my_assignments(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (a bad schedule, an unknown routine or exercise, no items)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["assignments:write"]))
 )]
 #[post("/v1/clients/{id}/assignments")]
 pub async fn create_assignment(
@@ -413,7 +413,7 @@ pub async fn create_assignment(
         (status = 403, description = "Needs `assignments:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such assignment visible to the caller", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["assignments:read"]))
 )]
 #[get("/v1/assignments/{id}")]
 pub async fn get_assignment(
@@ -461,7 +461,7 @@ pub async fn get_assignment(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["assignments:write"]))
 )]
 #[patch("/v1/assignments/{id}")]
 pub async fn update_assignment(
@@ -645,7 +645,7 @@ async fn agenda_for(
         (status = 403, description = "Needs `assignments:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["assignments:read"]))
 )]
 #[get("/v1/clients/{id}/agenda")]
 pub async fn get_client_agenda(

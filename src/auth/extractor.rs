@@ -2,13 +2,18 @@
 //!
 //! Every request with a bearer token is checked against the database (one indexed lookup), so
 //! a deactivated membership, an archived client or a revoked sign-in loses access at once.
+//! API keys (`rhk_...`, as `Authorization: Bearer` or `X-Api-Key`) are looked up by their hash
+//! in one indexed query too, so a revoked or expired key fails at once; they are rate limited
+//! per key.
 
+use crate::api_keys::handlers::KEY_PREFIX;
 use crate::auth::{Permission, Permissions, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{Duration, Utc};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
@@ -26,7 +31,10 @@ pub struct Member {
 
 #[derive(Debug, Clone)]
 pub enum Principal {
+    /// A person signed in with an access token.
     Member(Member),
+    /// A server calling with an API key; its permissions are the key's scopes.
+    ApiKey { key_id: Uuid, name: String },
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +60,9 @@ impl Caller {
     pub fn member(&self) -> Result<&Member, ApiError> {
         match &self.principal {
             Principal::Member(m) => Ok(m),
+            Principal::ApiKey { .. } => Err(ApiError::forbidden(
+                "This endpoint is about a person's own account; API keys cannot use it.",
+            )),
         }
     }
 
@@ -75,6 +86,7 @@ impl Caller {
     pub fn idempotency_owner(&self) -> String {
         match &self.principal {
             Principal::Member(m) => format!("member:{}", m.membership_id),
+            Principal::ApiKey { key_id, .. } => format!("api_key:{key_id}"),
         }
     }
 }
@@ -89,6 +101,19 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The `X-Api-Key` header, if any.
+pub fn api_key_header(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(API_KEY_HEADER)?.to_str().ok()?.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// Whether the request presents any credential (a bearer token or an API key).
+pub fn has_credential(req: &HttpRequest) -> bool {
+    bearer(req).is_some() || api_key_header(req).is_some()
+}
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+
 /// Authenticates a request, once: the result is kept in the request's extensions.
 pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     if let Some(c) = req.extensions().get::<Caller>() {
@@ -98,8 +123,62 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("AppState missing"))?
         .clone();
-    let token = bearer(req)
-        .ok_or_else(|| ApiError::unauthorized("Send an access token as `Authorization: Bearer <token>`."))?;
+    let caller = match (bearer(req), api_key_header(req)) {
+        (Some(token), _) if token.starts_with(KEY_PREFIX) => authenticate_key(req, &state, token).await?,
+        (Some(token), _) => authenticate_token(&state, token).await?,
+        (None, Some(key)) => authenticate_key(req, &state, key).await?,
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "Send an access token as `Authorization: Bearer <token>`, or an API key as `Authorization: Bearer <key>` or `X-Api-Key: <key>`.",
+            ));
+        }
+    };
+    req.extensions_mut().insert(caller.clone());
+    Ok(caller)
+}
+
+/// An API key: live (not revoked, not expired) and within its rate limit.
+async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Result<Caller, ApiError> {
+    let invalid = || ApiError::unauthorized("The API key is invalid, expired or revoked.");
+    if !key.starts_with(KEY_PREFIX) {
+        return Err(invalid());
+    }
+    let mut conn = state.conn().await?;
+    let found = crate::api_keys::queries::authenticate(&mut conn, &crate::auth::sha256(key))
+        .await?
+        .ok_or_else(invalid)?;
+    let decision = state.rate_limiter.check(found.id);
+    if !decision.allowed {
+        let mut e = ApiError::too_many_requests(
+            format!(
+                "This API key made its {} requests of this minute; retry after the time in Retry-After.",
+                decision.limit
+            ),
+            decision.reset_secs,
+        );
+        for (name, value) in decision.headers() {
+            e = e.with_header(name, value);
+        }
+        return Err(e);
+    }
+    req.extensions_mut().insert(decision);
+    // last_used_at is informative: refreshing it at most once a minute keeps writes rare.
+    let now = Utc::now();
+    if found.last_used_at.is_none_or(|t| now - t > Duration::seconds(60)) {
+        crate::api_keys::queries::touch(&mut conn, found.id, now).await?;
+    }
+    Ok(Caller {
+        clinic_id: found.clinic_id,
+        permissions: found.permissions(),
+        principal: Principal::ApiKey {
+            key_id: found.id,
+            name: found.name,
+        },
+    })
+}
+
+/// An access token (JWT) whose membership and sign-in are still valid.
+async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthorized("The access token is invalid, expired or revoked.");
     let claims = state.keys.verify(token).ok_or_else(invalid)?;
     let mut conn = state.conn().await?;
@@ -116,7 +195,6 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             family_id: claims.sid,
         }),
     };
-    req.extensions_mut().insert(caller.clone());
     Ok(caller)
 }
 

@@ -167,7 +167,7 @@ async fn apply(
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:read"]))
 )]
 #[get("/v1/clients")]
 pub async fn list_clients(
@@ -211,7 +211,7 @@ pub async fn list_clients(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:write"]))
 )]
 #[post("/v1/clients")]
 pub async fn create_client(
@@ -257,7 +257,7 @@ pub async fn create_client(
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:read"]))
 )]
 #[get("/v1/clients/{id}")]
 pub async fn get_client(
@@ -298,7 +298,7 @@ pub async fn get_client(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:write"]))
 )]
 #[patch("/v1/clients/{id}")]
 pub async fn update_client(
@@ -352,7 +352,7 @@ pub async fn update_client(
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No client of this clinic has that external id", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:read"]))
 )]
 #[get("/v1/clients/by-external-id/{external_id}")]
 pub async fn get_client_by_external_id(
@@ -397,7 +397,7 @@ pub async fn get_client_by_external_id(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:write"]))
 )]
 #[put("/v1/clients/by-external-id/{external_id}")]
 pub async fn upsert_client(
@@ -475,7 +475,7 @@ pub async fn upsert_client(
         (status = 409, description = "The client is archived, the email already belongs to another member of the clinic, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The client has no email", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["clients:write"]))
 )]
 #[post("/v1/clients/{id}/invitation")]
 pub async fn create_client_invitation(

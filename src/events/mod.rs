@@ -5,9 +5,16 @@
 //! the clinic's counter row, and the row lock it holds until commit makes any other writer of
 //! the same clinic wait for it. So a reader that sees event `n` has already been able to see
 //! every event before `n`, and a poller following `seq` never skips one.
+//!
+//! `emit` also queues a webhook delivery for each enabled endpoint of the clinic subscribed to
+//! the event's type, in the same transaction.
+
+pub mod dto;
+pub mod handlers;
 
 use crate::db::schema::{event_counters, events};
 use crate::text_enum;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -56,15 +63,30 @@ pub async fn emit<T: Serialize>(
         .get_result(conn)
         .await?;
     let id = Uuid::now_v7();
-    diesel::insert_into(events::table)
+    let occurred_at: DateTime<Utc> = diesel::insert_into(events::table)
         .values((
             events::clinic_id.eq(clinic_id),
             events::seq.eq(seq),
             events::id.eq(id),
             events::event_type.eq(event_type.as_str()),
-            events::data.eq(data),
+            events::data.eq(&data),
         ))
-        .execute(conn)
+        .returning(events::occurred_at)
+        .get_result(conn)
         .await?;
+    // Webhook deliveries are queued in the same transaction: they exist exactly when the event
+    // does, and carry the body the feed shows.
+    let body = dto::EventResponse {
+        id,
+        event_type: event_type.as_str().to_string(),
+        occurred_at,
+        data,
+    };
+    let payload = serde_json::to_value(&body).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    crate::webhooks::queries::enqueue_event(conn, clinic_id, id, event_type.as_str(), &payload).await?;
     Ok(id)
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::list_events);
 }

@@ -183,7 +183,7 @@ async fn check_progression(
         (status = 403, description = "The caller may not read the library (clients read only their assignments' exercises)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A filter value outside its vocabulary or range", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["exercises:read"]))
 )]
 #[get("/v1/exercises")]
 pub async fn list_exercises(
@@ -241,7 +241,7 @@ pub async fn list_exercises(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["exercises:write"]))
 )]
 #[post("/v1/exercises")]
 pub async fn create_exercise(
@@ -287,7 +287,7 @@ pub async fn create_exercise(
         (status = 403, description = "The caller may not read the library", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such exercise in this clinic's library (for a client: none in their homework)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["exercises:read"]))
 )]
 #[get("/v1/exercises/{id}")]
 pub async fn get_exercise(
@@ -336,7 +336,7 @@ pub async fn get_exercise(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["exercises:write"]))
 )]
 #[patch("/v1/exercises/{id}")]
 pub async fn update_exercise(
@@ -394,7 +394,7 @@ pub async fn update_exercise(
         (status = 409, description = "Something refers to the exercise; archive it instead", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["exercises:write"]))
 )]
 #[delete("/v1/exercises/{id}")]
 pub async fn delete_exercise(

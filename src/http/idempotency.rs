@@ -10,7 +10,7 @@
 //! Keys are per caller (membership or API key; anonymous sign-ups share one space) and expire
 //! after 24 hours. A reservation left behind by a crashed instance is taken over after a minute.
 
-use crate::auth::extractor::{authenticate, bearer};
+use crate::auth::extractor::{authenticate, has_credential};
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
 use crate::http::json::read_body;
@@ -31,6 +31,11 @@ const KEY_TTL_HOURS: i64 = 24;
 /// After this long an unfinished reservation is presumed abandoned.
 const ABANDONED_AFTER_SECS: i64 = 60;
 const STORED_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
+
+/// A handler whose answer carries a one-time credential leaves this in the response's
+/// extensions: the middleware stores (and so replays) this body instead of the one sent, so the
+/// credential itself is never written to the database.
+pub struct StoredBody(pub Vec<u8>);
 
 /// Which POSTs honour the header: every creating POST under `/v1`, not the token endpoints
 /// (their answers are credentials, which are never stored).
@@ -182,7 +187,7 @@ pub async fn middleware(
     // Keys are per caller. A request with a bad credential goes on to be refused by its handler.
     let owner = match authenticate(req.request()).await {
         Ok(caller) => caller.idempotency_owner(),
-        Err(_) if bearer(req.request()).is_none() => "anonymous".to_string(),
+        Err(_) if !has_credential(req.request()) => "anonymous".to_string(),
         Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -226,6 +231,11 @@ pub async fn middleware(
     let bytes = to_bytes(body)
         .await
         .map_err(|_| ApiError::internal("could not buffer a response body"))?;
+    let stored_body = res
+        .extensions()
+        .get::<StoredBody>()
+        .map(|b| b.0.clone())
+        .unwrap_or_else(|| bytes.to_vec());
     let headers: serde_json::Map<String, serde_json::Value> = STORED_HEADERS
         .iter()
         .filter_map(|name| {
@@ -238,7 +248,7 @@ pub async fn middleware(
             idempotency_keys::completed.eq(true),
             idempotency_keys::response_status.eq(i16::try_from(res.status().as_u16()).unwrap_or(200)),
             idempotency_keys::response_headers.eq(serde_json::Value::Object(headers)),
-            idempotency_keys::response_body.eq(bytes.to_vec()),
+            idempotency_keys::response_body.eq(stored_body),
         ))
         .execute(&mut conn)
         .await;

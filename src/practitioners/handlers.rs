@@ -111,7 +111,7 @@ async fn apply_changes(
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `practitioners:read`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:read"]))
 )]
 #[get("/v1/practitioners")]
 pub async fn list_practitioners(
@@ -148,7 +148,7 @@ pub async fn list_practitioners(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:write"]))
 )]
 #[post("/v1/practitioners")]
 pub async fn create_practitioner(
@@ -196,7 +196,7 @@ pub async fn create_practitioner(
         (status = 403, description = "Needs `practitioners:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such practitioner in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:read"]))
 )]
 #[get("/v1/practitioners/{id}")]
 pub async fn get_practitioner(
@@ -237,7 +237,7 @@ pub async fn get_practitioner(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:write"]))
 )]
 #[patch("/v1/practitioners/{id}")]
 pub async fn update_practitioner(
@@ -300,7 +300,7 @@ pub async fn update_practitioner(
         (status = 404, description = "No such practitioner in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The practitioner is deactivated, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:write"]))
 )]
 #[post("/v1/practitioners/{id}/invitation")]
 pub async fn create_practitioner_invitation(
@@ -350,7 +350,7 @@ pub async fn create_practitioner_invitation(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["practitioners:write"]))
 )]
 #[put("/v1/practitioners/by-external-id/{external_id}")]
 pub async fn upsert_practitioner(

@@ -107,7 +107,7 @@ async fn resolve_items(
         (status = 403, description = "The caller may not read routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`builtin` is neither `true` nor `false`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:read"]))
 )]
 #[get("/v1/routines")]
 pub async fn list_routines(
@@ -159,7 +159,7 @@ pub async fn list_routines(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named, e.g. `items[2].sets`)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:write"]))
 )]
 #[post("/v1/routines")]
 pub async fn create_routine(
@@ -210,7 +210,7 @@ pub async fn create_routine(
         (status = 403, description = "The caller may not read routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:read"]))
 )]
 #[get("/v1/routines/{id}")]
 pub async fn get_routine(
@@ -249,7 +249,7 @@ pub async fn get_routine(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:write"]))
 )]
 #[put("/v1/routines/{id}")]
 pub async fn replace_routine(
@@ -302,7 +302,7 @@ pub async fn replace_routine(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:write"]))
 )]
 #[patch("/v1/routines/{id}")]
 pub async fn update_routine(
@@ -357,7 +357,7 @@ pub async fn update_routine(
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:write"]))
 )]
 #[delete("/v1/routines/{id}")]
 pub async fn delete_routine(
@@ -402,7 +402,7 @@ pub async fn delete_routine(
         (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["routines:write"]))
 )]
 #[post("/v1/routines/{id}/copy")]
 pub async fn copy_routine(

@@ -238,6 +238,10 @@ impl TestApp {
         self.req(Method::PUT, path)
     }
 
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.req(Method::DELETE, path)
+    }
+
     /// The types of the outbox's events, in order.
     pub async fn event_types(&self) -> Vec<String> {
         #[derive(QueryableByName)]
@@ -258,10 +262,6 @@ impl TestApp {
             .json(json!({"token": token, "password": password}))
             .send()
             .await
-    }
-
-    pub fn delete(&self, path: &str) -> Req<'_> {
-        self.req(Method::DELETE, path)
     }
 
     /// A connection to this test's database, for checks the API cannot make.

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod conventions;
 mod homework;
+mod integrations;
 mod library;
 mod ops;
 mod people;

@@ -1,0 +1,159 @@
+use crate::events::EventType;
+use crate::http::patch::Patch;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A webhook endpoint: where the clinic's events are POSTed, signed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    /// The endpoint's id.
+    pub id: Uuid,
+    /// Where deliveries are POSTed (`http` or `https`).
+    #[schema(example = "https://booking.example.com/hooks/rehabit")]
+    pub url: String,
+    /// A note for people.
+    #[schema(example = "Front desk booking system")]
+    pub description: String,
+    /// The event types delivered to this endpoint.
+    #[schema(value_type = Vec<EventType>)]
+    pub events: Vec<String>,
+    /// Whether deliveries are sent. The service turns an endpoint off when every attempt has
+    /// failed for the whole retry window (three days); `PATCH {"enabled": true}` turns it back on.
+    pub enabled: bool,
+    /// Why the service turned the endpoint off; `null` while enabled or when a person did.
+    pub disabled_reason: Option<String>,
+    /// When the endpoint was turned off.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Until when the secret before the last rotation also signs deliveries.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    /// When the endpoint was registered.
+    pub created_at: DateTime<Utc>,
+    /// When the endpoint last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new endpoint, with its signing secret: shown in this answer only.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedWebhookResponse {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub webhook: WebhookResponse,
+    /// The signing secret (`whsec_...`): the HMAC-SHA256 key of `Rehabit-Signature`, as UTF-8
+    /// bytes. Shown only here and by `rotate-secret`.
+    #[schema(example = "whsec_Jf3kq0VZpXw2bLr8nHc5tYd1uGs7mAe4oKi9xPz6QvE")]
+    pub secret: String,
+}
+
+/// A new signing secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RotatedSecretResponse {
+    /// The new secret; it signs every delivery from now on. Shown only here.
+    #[schema(example = "whsec_Jf3kq0VZpXw2bLr8nHc5tYd1uGs7mAe4oKi9xPz6QvE")]
+    pub secret: String,
+    /// Until then the previous secret signs deliveries too (a second `v1` in the signature).
+    pub previous_secret_expires_at: DateTime<Utc>,
+}
+
+/// A new webhook endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where to POST deliveries: an absolute `http` or `https` URL without credentials.
+    #[schema(example = "https://booking.example.com/hooks/rehabit", max_length = 2000)]
+    pub url: String,
+    /// The event types to deliver; at least one.
+    #[schema(example = json!(["client.created", "client.updated"]), min_items = 1)]
+    pub events: Vec<EventType>,
+    /// A note for people (up to 500 characters).
+    #[schema(example = "Front desk booking system", max_length = 500, nullable = false)]
+    pub description: Option<String>,
+}
+
+/// Changes to an endpoint (JSON Merge Patch).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookRequest {
+    /// Where to POST deliveries.
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 2000)]
+    pub url: Patch<String>,
+    /// The event types to deliver; at least one.
+    #[serde(default)]
+    #[schema(value_type = Vec<EventType>, min_items = 1)]
+    pub events: Patch<Vec<EventType>>,
+    /// A note for people; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub description: Patch<String>,
+    /// `true` turns the endpoint on (also after the service turned it off); `false` stops
+    /// deliveries (pending ones wait, and go out once it is on again).
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub enabled: Patch<bool>,
+}
+
+crate::text_enum! {
+    /// Where a delivery stands.
+    pub enum DeliveryState {
+        /// Waiting for its next attempt.
+        Pending => "pending",
+        /// A 2xx answer arrived within the time limit.
+        Succeeded => "succeeded",
+        /// Every attempt of its retry window failed.
+        Failed => "failed",
+    }
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptResponse {
+    /// When the request started.
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's HTTP status; `null` when no answer came.
+    #[schema(example = 200)]
+    pub status_code: Option<u16>,
+    /// How long the request took, in milliseconds.
+    #[schema(example = 84)]
+    pub duration_ms: i32,
+    /// What went wrong; `null` for a success.
+    #[schema(example = "the receiver answered 503")]
+    pub error: Option<String>,
+}
+
+/// One event's delivery to one endpoint, with every attempt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    /// The delivery's id (`Rehabit-Delivery-Id`).
+    pub id: Uuid,
+    /// The endpoint.
+    pub webhook_id: Uuid,
+    /// The event delivered (`Rehabit-Event-Id`; the body's `id`).
+    pub event_id: Uuid,
+    /// The event's type (`ping` for test deliveries).
+    #[schema(example = "client.created")]
+    pub event_type: String,
+    /// Where the delivery stands.
+    pub state: DeliveryState,
+    /// When the next attempt is due (while pending).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The delivery this one repeats, for redeliveries.
+    pub redelivery_of: Option<Uuid>,
+    /// When the delivery was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it succeeded or finally failed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptResponse>,
+}
+
+/// Filters of the deliveries list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListDeliveriesQuery {
+    /// Only deliveries in this state.
+    pub state: Option<DeliveryState>,
+}
