@@ -294,6 +294,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_logs (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        assignment_id -> Uuid,
+        performed_at -> Timestamptz,
+        local_date -> Date,
+        duration_seconds -> Nullable<Int4>,
+        pain_before -> Nullable<Int2>,
+        pain_after -> Nullable<Int2>,
+        effort -> Nullable<Int2>,
+        notes -> Nullable<Text>,
+        logged_by -> Nullable<Uuid>,
+        logged_by_role -> Text,
+        flagged -> Bool,
+        reviewed_at -> Nullable<Timestamptz>,
+        reviewed_by -> Nullable<Uuid>,
+        review_note -> Nullable<Text>,
+        content_hash -> Bytea,
+        deleted_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    session_entries (clinic_id, session_id, position) {
+        clinic_id -> Uuid,
+        session_id -> Uuid,
+        position -> Int4,
+        assignment_item_id -> Uuid,
+        side -> Nullable<Text>,
+        sets_done -> Nullable<Int4>,
+        reps_done -> Nullable<Int4>,
+        hold_seconds -> Nullable<Int4>,
+        completed -> Bool,
+        pain -> Nullable<Int2>,
+        notes -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    session_measurements (clinic_id, session_id, position) {
+        clinic_id -> Uuid,
+        session_id -> Uuid,
+        position -> Int4,
+        client_id -> Uuid,
+        kind -> Text,
+        side -> Text,
+        value -> Float8,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -308,7 +363,14 @@ diesel::joinable!(assignment_pauses -> assignments (assignment_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 
+diesel::joinable!(session_entries -> session_logs (session_id));
+diesel::joinable!(session_measurements -> session_logs (session_id));
+diesel::joinable!(session_logs -> assignments (assignment_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    session_logs,
+    session_entries,
+    session_measurements,
     assignments,
     assignment_items,
     assignment_pauses,

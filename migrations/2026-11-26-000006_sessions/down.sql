@@ -1,0 +1,3 @@
+DROP TABLE session_measurements;
+DROP TABLE session_entries;
+DROP TABLE session_logs;

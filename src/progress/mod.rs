@@ -1,0 +1,3 @@
+//! Progress: adherence, streaks, pain, measurements and monitoring windows.
+
+pub mod compute;

@@ -1,0 +1,310 @@
+use crate::http::patch::Patch;
+use crate::text_enum;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+text_enum! {
+    /// Which side an entry was done on.
+    pub enum EntrySide {
+        Left => "left",
+        Right => "right",
+        /// Both at once, or an exercise without sides.
+        Both => "both",
+    }
+}
+
+text_enum! {
+    /// Which side a measurement was taken on.
+    pub enum MeasurementSide {
+        Left => "left",
+        Right => "right",
+        /// A measurement without a side.
+        None => "none",
+    }
+}
+
+text_enum! {
+    /// What a measurement measures. Each kind has a unit, a plausible range, and whether it is
+    /// taken per side (see `MeasurementKind::spec`).
+    pub enum MeasurementKind {
+        /// Hip flexion, degrees (0–150), per side.
+        HipFlexionDeg => "hip_flexion_deg",
+        /// Hip extension, degrees (0–60), per side.
+        HipExtensionDeg => "hip_extension_deg",
+        /// Hip internal rotation, degrees (0–70), per side.
+        HipInternalRotationDeg => "hip_internal_rotation_deg",
+        /// Hip external rotation, degrees (0–90), per side.
+        HipExternalRotationDeg => "hip_external_rotation_deg",
+        /// Hip abduction, degrees (0–80), per side.
+        HipAbductionDeg => "hip_abduction_deg",
+        /// Straight leg raise, degrees (0–120), per side.
+        StraightLegRaiseDeg => "straight_leg_raise_deg",
+        /// Single-leg stance, seconds (0–600), per side.
+        SingleLegStanceSeconds => "single_leg_stance_seconds",
+        /// Timed up and go, seconds (0–300), no side.
+        TimedUpAndGoSeconds => "timed_up_and_go_seconds",
+    }
+}
+
+/// A measurement kind's unit, range and whether it is taken per side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeasurementSpec {
+    pub unit: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub sided: bool,
+}
+
+impl MeasurementKind {
+    pub fn spec(self) -> MeasurementSpec {
+        use MeasurementKind::*;
+        let (unit, max, sided) = match self {
+            HipFlexionDeg => ("deg", 150.0, true),
+            HipExtensionDeg => ("deg", 60.0, true),
+            HipInternalRotationDeg => ("deg", 70.0, true),
+            HipExternalRotationDeg => ("deg", 90.0, true),
+            HipAbductionDeg => ("deg", 80.0, true),
+            StraightLegRaiseDeg => ("deg", 120.0, true),
+            SingleLegStanceSeconds => ("s", 600.0, true),
+            TimedUpAndGoSeconds => ("s", 300.0, false),
+        };
+        MeasurementSpec {
+            unit,
+            min: 0.0,
+            max,
+            sided,
+        }
+    }
+}
+
+/// What was done of one item of the homework.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EntryBody {
+    /// The assignment item (from the assignment's `items`), which must belong to this assignment.
+    pub assignment_item_id: Uuid,
+    /// The side it was done on.
+    #[serde(default)]
+    pub side: Option<EntrySide>,
+    /// Sets done, 0–100.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
+    pub sets_done: Option<i32>,
+    /// Repetitions done (in all), 0–1000.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000)]
+    pub reps_done: Option<i32>,
+    /// Seconds held, 0–7200.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 7200)]
+    pub hold_seconds: Option<i32>,
+    /// Whether the item was done as prescribed.
+    pub completed: bool,
+    /// Pain during the item, 0–10.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
+    pub pain: Option<i16>,
+    /// A note, at most 1000 characters.
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub notes: Option<String>,
+}
+
+/// One measurement taken during the session.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurementBody {
+    /// What was measured.
+    pub kind: MeasurementKind,
+    /// `left` or `right` for per-side kinds; `none` for kinds without a side.
+    pub side: MeasurementSide,
+    /// The value, in the kind's unit and within its range.
+    #[schema(example = 28)]
+    pub value: f64,
+}
+
+/// One performance of an assignment. With a client-made `id`, retrying the same log is safe:
+/// the same id with the same content answers 200 with the stored log, never a second one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "id": "0195f2a0-3c1e-7a4b-9d2e-5f6a7b8c9d01",
+    "performed_at": "2026-11-23T18:05:00Z", "duration_seconds": 900,
+    "pain_before": 4, "pain_after": 2, "effort": 5, "notes": "left hip tight",
+    "entries": [{"assignment_item_id": "0195f2a0-3c1e-7a4b-9d2e-5f6a7b8c9d02", "side": "left", "sets_done": 1, "hold_seconds": 60, "completed": true}],
+    "measurements": [{"kind": "hip_internal_rotation_deg", "side": "left", "value": 28}]
+}))]
+pub struct CreateSessionRequest {
+    /// A UUID made by the app, for safe retries (recommended for offline apps).
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    /// When it was done (with an offset): from the assignment's start date (in the client's
+    /// timezone) up to 5 minutes from now.
+    pub performed_at: DateTime<FixedOffset>,
+    /// How long it took, 0–86400 seconds.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 86400)]
+    pub duration_seconds: Option<i32>,
+    /// Pain before, 0–10 (numeric rating scale).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
+    pub pain_before: Option<i16>,
+    /// Pain after, 0–10. 7 or more, or 3 more than before, flags the log for review.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
+    pub pain_after: Option<i16>,
+    /// Perceived effort, 0–10.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
+    pub effort: Option<i16>,
+    /// A note, at most 2000 characters.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub notes: Option<String>,
+    /// What was done of each item (at most 200).
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub entries: Vec<EntryBody>,
+    /// Measurements taken (at most 100).
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub measurements: Vec<MeasurementBody>,
+}
+
+/// Changes to a log (JSON Merge Patch); `entries` and `measurements` are replaced whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSessionRequest {
+    /// When it was done.
+    #[serde(default)]
+    #[schema(value_type = DateTime<Utc>)]
+    pub performed_at: Patch<DateTime<FixedOffset>>,
+    /// How long it took; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 86400)]
+    pub duration_seconds: Patch<i32>,
+    /// Pain before; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<i16>, minimum = 0, maximum = 10)]
+    pub pain_before: Patch<i16>,
+    /// Pain after; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<i16>, minimum = 0, maximum = 10)]
+    pub pain_after: Patch<i16>,
+    /// Effort; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<i16>, minimum = 0, maximum = 10)]
+    pub effort: Patch<i16>,
+    /// A note; `null` clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Patch<String>,
+    /// The entries, replacing all of them.
+    #[serde(default)]
+    #[schema(value_type = Vec<EntryBody>, max_items = 200)]
+    pub entries: Patch<Vec<EntryBody>>,
+    /// The measurements, replacing all of them.
+    #[serde(default)]
+    #[schema(value_type = Vec<MeasurementBody>, max_items = 100)]
+    pub measurements: Patch<Vec<MeasurementBody>>,
+}
+
+/// A practitioner's review of a flagged log.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSessionRequest {
+    /// A note on what was done about it, at most 2000 characters.
+    #[serde(default)]
+    #[schema(max_length = 2000, example = "Called Sam; reduced the hold to 30 s.")]
+    pub note: Option<String>,
+}
+
+text_enum! {
+    /// Who logged a session.
+    pub enum LoggedByRole {
+        /// The client, in their app.
+        Client => "client",
+        /// A practitioner, on the client's behalf.
+        Practitioner => "practitioner",
+        /// An integration, with an API key.
+        Integration => "integration",
+    }
+}
+
+/// The review of a flag.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewResponse {
+    /// When it was reviewed.
+    pub reviewed_at: DateTime<Utc>,
+    /// The practitioner who reviewed it.
+    pub reviewed_by: Option<Uuid>,
+    /// Their note.
+    pub note: Option<String>,
+}
+
+/// A logged session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// The log's id (the app's, when it sent one).
+    pub id: Uuid,
+    /// The client.
+    pub client_id: Uuid,
+    /// The assignment performed.
+    pub assignment_id: Uuid,
+    /// When it was done.
+    pub performed_at: DateTime<Utc>,
+    /// The date it counts for, in the client's calendar.
+    pub local_date: NaiveDate,
+    /// How long it took, in seconds.
+    pub duration_seconds: Option<i32>,
+    /// Pain before, 0–10.
+    pub pain_before: Option<i16>,
+    /// Pain after, 0–10.
+    pub pain_after: Option<i16>,
+    /// Effort, 0–10.
+    pub effort: Option<i16>,
+    /// A note.
+    pub notes: Option<String>,
+    /// What was done of each item.
+    pub entries: Vec<EntryBody>,
+    /// Measurements taken.
+    pub measurements: Vec<MeasurementBody>,
+    /// Who logged it: the client, a practitioner on their behalf, or an integration.
+    pub logged_by_role: LoggedByRole,
+    /// The membership that logged it (`null` for an integration).
+    pub logged_by: Option<Uuid>,
+    /// Pain after of 7 or more, or 3 more than before: a practitioner should look.
+    pub flagged: bool,
+    /// The review that closed the flag, if any.
+    pub review: Option<ReviewResponse>,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    /// When it was logged.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters of a client's logs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListSessionsQuery {
+    /// First date (the client's calendar), inclusive.
+    pub from: Option<NaiveDate>,
+    /// Last date, inclusive.
+    pub to: Option<NaiveDate>,
+    /// Only logs of this assignment.
+    pub assignment_id: Option<Uuid>,
+}
+
+/// Filters of the clinic's logs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListClinicSessionsQuery {
+    /// Only flagged (`true`) or unflagged (`false`) logs.
+    pub flagged: Option<bool>,
+    /// Only reviewed (`true`) or unreviewed (`false`) logs.
+    pub reviewed: Option<bool>,
+}
