@@ -39,6 +39,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "webhooks", description = "Signed deliveries of events to the integrator's endpoints"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
+        (name = "sessions", description = "Session logs: what clients did, with offline-safe retries, pain flags and their review"),
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
     ),
     modifiers(&Conventions)

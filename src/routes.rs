@@ -12,6 +12,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::exercises::configure)
         .configure(crate::routines::configure)
         .configure(crate::assignments::configure)
+        .configure(crate::sessions::configure)
         .configure(crate::api_keys::configure)
         .configure(crate::events::configure)
         .configure(crate::webhooks::configure);

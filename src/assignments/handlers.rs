@@ -624,7 +624,7 @@ async fn agenda_for(
     let assignments = queries::overlapping(&mut conn, clinic_id, client_id, from, to).await?;
     let ids: Vec<Uuid> = assignments.iter().map(|a| a.id).collect();
     let pauses = queries::pauses(&mut conn, clinic_id, &ids).await?;
-    let logged = queries::logged_per_day(&mut conn, clinic_id, &ids, tz, from, to).await?;
+    let logged = crate::sessions::queries::logged_per_day(&mut conn, clinic_id, &ids, from, to).await?;
     Ok(HttpResponse::Ok().json(build_agenda(from, to, tz, today, &assignments, &pauses, &logged)))
 }
 

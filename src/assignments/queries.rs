@@ -377,16 +377,3 @@ pub async fn update(
         .get_result(conn)
         .await
 }
-
-/// Session logs per (assignment, local date) in `[from, to]`, for the agenda's `done` and
-/// `missed`. Session logs arrive with the logs feature; until then there are none.
-pub async fn logged_per_day(
-    _conn: &mut AsyncPgConnection,
-    _clinic_id: Uuid,
-    _ids: &[Uuid],
-    _tz: Tz,
-    _from: NaiveDate,
-    _to: NaiveDate,
-) -> QueryResult<HashMap<(Uuid, NaiveDate), u32>> {
-    Ok(HashMap::new())
-}

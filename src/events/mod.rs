@@ -40,6 +40,10 @@ text_enum! {
         AssignmentCreated => "assignment.created",
         AssignmentUpdated => "assignment.updated",
         AssignmentStatusChanged => "assignment.status_changed",
+        SessionLogged => "session.logged",
+        SessionUpdated => "session.updated",
+        SessionDeleted => "session.deleted",
+        SessionFlagged => "session.flagged",
     }
 }
 

@@ -328,6 +328,11 @@ struct Fixture {
     routine: String,
     doomed_routine: String,
     assignment: String,
+    session_body: Value,
+    /// Logged by an integration, so any key with `sessions:write` may change it.
+    session: String,
+    doomed_session: String,
+    flagged_session: String,
 }
 
 /// One request per operation that API keys can call: the scope table. Bodies are valid, so
@@ -430,6 +435,37 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
     t.insert(
         "get_client_agenda",
         (Method::GET, format!("/v1/clients/{c}/agenda"), None),
+    );
+    let sess = &f.session;
+    t.insert(
+        "create_session",
+        (
+            Method::POST,
+            format!("/v1/assignments/{a}/sessions"),
+            Some(f.session_body.clone()),
+        ),
+    );
+    t.insert(
+        "list_client_sessions",
+        (Method::GET, format!("/v1/clients/{c}/sessions"), None),
+    );
+    t.insert("list_sessions", (Method::GET, "/v1/sessions".into(), None));
+    t.insert("get_session", (Method::GET, format!("/v1/sessions/{sess}"), None));
+    t.insert(
+        "update_session",
+        (
+            Method::PATCH,
+            format!("/v1/sessions/{sess}"),
+            Some(json!({"notes": "Scoped"})),
+        ),
+    );
+    t.insert(
+        "delete_session",
+        (Method::DELETE, format!("/v1/sessions/{}", f.doomed_session), None),
+    );
+    t.insert(
+        "review_session",
+        (Method::POST, format!("/v1/sessions/{}/review", f.flagged_session), None),
     );
     t.insert("list_events", (Method::GET, "/v1/events".into(), None));
     let w = &f.webhook;
@@ -590,12 +626,41 @@ async fn every_scope_is_enforced_over_every_operation() {
         .json(json!({"routine_id": rehabit::library::content::HIP_MOBILITY, "schedule": {"start_date": "2026-11-02"}}))
         .send()
         .await;
+    let assignment_id = assignment.body["id"].as_str().expect("assignment").to_string();
+    let session_body = json!({
+        "performed_at": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+        "pain_before": 2, "pain_after": 2,
+        "entries": [{"assignment_item_id": assignment.body["items"][0]["id"], "completed": true}]
+    });
+    let integration = key(&app, &admin, &["sessions:write"]).await;
+    let log = |body: Value| {
+        let (app, integration, assignment_id) = (&app, integration.clone(), assignment_id.clone());
+        async move {
+            let res = app
+                .post(&format!("/v1/assignments/{assignment_id}/sessions"))
+                .bearer(&integration)
+                .json(body)
+                .send()
+                .await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["id"].as_str().expect("id").to_string()
+        }
+    };
+    let session = log(session_body.clone()).await;
+    let doomed_session = log(session_body.clone()).await;
+    let mut worse = session_body.clone();
+    worse["pain_after"] = json!(8);
+    let flagged_session = log(worse).await;
     let fixture = Fixture {
+        session_body,
+        session,
+        doomed_session,
+        flagged_session,
         exercise: own_exercise,
         doomed_exercise,
         routine: own_routine,
         doomed_routine,
-        assignment: assignment.body["id"].as_str().expect("assignment").to_string(),
+        assignment: assignment_id,
         client: client.body["id"].as_str().expect("client").to_string(),
         practitioner: practitioner.body["id"].as_str().expect("practitioner").to_string(),
         webhook: webhook["id"].as_str().expect("webhook").to_string(),

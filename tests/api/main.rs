@@ -9,3 +9,4 @@ mod integrations;
 mod library;
 mod ops;
 mod people;
+mod sessions;
