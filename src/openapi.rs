@@ -10,7 +10,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi as _};
@@ -51,18 +51,27 @@ struct Conventions;
 impl Modify for Conventions {
     fn modify(&self, doc: &mut OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
+        // People sign in with OAuth 2's password grant at /v1/auth/token and send the access
+        // token as a bearer token; the scopes are Rehabit's permissions, so an operation's
+        // security requirement names the permission it needs (and the interactive docs can
+        // sign in with the password form).
+        let scopes = Scopes::from_iter(
+            Permission::ALL
+                .iter()
+                .map(|p| (p.as_str().to_string(), permission_summary(*p))),
+        );
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "An access token from `POST /v1/auth/token`, or an API key (`rhk_...`). \
-Scopes listed on an operation are the permission it needs.",
-                    ))
-                    .build(),
-            ),
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::with_refresh_url(
+                    "/v1/auth/token",
+                    scopes,
+                    "/v1/auth/token",
+                ))],
+                "An access token from `POST /v1/auth/token` (OAuth 2 password and refresh_token grants), sent as \
+`Authorization: Bearer <token>`; an API key (`rhk_...`) is accepted there too. A role grants its \
+permissions; the scopes listed on an operation are the permission it needs.",
+            )),
         );
         components.add_security_scheme(
             "api_key",
@@ -97,6 +106,16 @@ first is in flight is a 409.",
                 .pattern(Some("^[!-~]+$")),
         ))
         .build()
+}
+
+/// What a permission allows, for the OAuth 2 scheme's scope list.
+fn permission_summary(p: Permission) -> String {
+    let (area, verb) = p.as_str().split_once(':').unwrap_or((p.as_str(), ""));
+    let area = area.replace('_', " ");
+    match verb {
+        "read" => format!("Read {area}"),
+        _ => format!("Create and change {area}"),
+    }
 }
 
 /// The permissions an operation declares in its `bearer` security requirement.
@@ -162,7 +181,9 @@ fn document_permissions(op: &mut Operation) {
     if for_keys {
         op.security
             .get_or_insert_with(Vec::new)
-            .push(SecurityRequirement::new("api_key", perms.iter().map(|p| p.as_str())));
+            // An API-key scheme has no scopes in OpenAPI: the key needs the scope that the
+            // bearer requirement names and the description states.
+            .push(SecurityRequirement::new::<_, _, String>("api_key", []));
         op.responses
             .responses
             .insert("429".to_string(), rate_limited_response());
