@@ -196,6 +196,11 @@ pub async fn list_clients(
 }
 
 /// Add a client
+///
+/// Creates a client record (no login yet: invite the client for that). `email` is needed only
+/// for the invitation; `external_id` is the booking system's id, unique in the clinic; a
+/// `primary_practitioner_id` must be an active practitioner of the clinic. Practitioners and
+/// admins.
 #[utoipa::path(
     tag = "clients",
     operation_id = "create_client",
@@ -245,6 +250,9 @@ pub async fn create_client(
 }
 
 /// Get a client
+///
+/// One client of the clinic, archived or not, with its `ETag`. A client of another clinic is a
+/// 404. Practitioners and admins.
 #[utoipa::path(
     tag = "clients",
     operation_id = "get_client",

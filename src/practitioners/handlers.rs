@@ -184,6 +184,9 @@ pub async fn create_practitioner(
 }
 
 /// Get a practitioner
+///
+/// One member of the clinic's staff, with its status and `ETag`. A practitioner of another
+/// clinic is a 404.
 #[utoipa::path(
     tag = "practitioners",
     operation_id = "get_practitioner",
