@@ -2,9 +2,9 @@
 //! operations at once (the `Idempotency-Key` header on creating POSTs).
 
 use crate::http::idempotency;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, OpenApi, Required, Type};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
@@ -76,6 +76,46 @@ first is in flight is a 409.",
         .build()
 }
 
+/// The answers every operation that takes `Idempotency-Key` can give because of the key:
+/// 409 while a request with the same key is still running, 422 when the key was already used
+/// with another request.
+const KEY_ANSWERS: [(&str, &str); 2] = [
+    ("409", "a request with the same `Idempotency-Key` is still in progress"),
+    ("422", "the `Idempotency-Key` was already used with another request"),
+];
+
+/// Documents [`KEY_ANSWERS`] on `op`: a new problem response where the status is missing, or a
+/// clause added to a description that does not mention the key yet.
+fn document_key_answers(op: &mut Operation) {
+    for (status, why) in KEY_ANSWERS {
+        match op.responses.responses.get_mut(status) {
+            Some(RefOr::T(res)) if !res.description.contains("Idempotency-Key") => {
+                res.description = format!("{}; or {why}", res.description);
+            }
+            Some(_) => {}
+            None => {
+                let mut first = why.chars();
+                let description = first
+                    .next()
+                    .map(|c| c.to_uppercase().chain(first).collect::<String>())
+                    .unwrap_or_default();
+                let problem = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build();
+                op.responses.responses.insert(
+                    status.to_string(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/problem+json", problem)
+                            .build(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Applies conventions that follow from the routes once they are all known.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -84,7 +124,8 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         {
             op.parameters
                 .get_or_insert_with(Vec::new)
-                .push(utoipa::openapi::RefOr::T(idempotency_parameter()));
+                .push(RefOr::T(idempotency_parameter()));
+            document_key_answers(op);
         }
     }
     doc
