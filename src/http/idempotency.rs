@@ -32,6 +32,10 @@ const KEY_TTL_HOURS: i64 = 24;
 const ABANDONED_AFTER_SECS: i64 = 60;
 const STORED_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
 
+/// The creating POSTs that need no credentials (sign-up): the only ones where anonymous
+/// callers' keys are kept.
+const PUBLIC: [&str; 1] = ["/v1/clinics"];
+
 /// Which POSTs honour the header: every creating POST under `/v1`, not the token endpoints
 /// (their answers are credentials, which are never stored).
 pub fn applies_to(method: &Method, path: &str) -> bool {
@@ -179,10 +183,12 @@ pub async fn middleware(
         Some(Err(e)) => return Ok(req.error_response(e)),
         Some(Ok(k)) => k,
     };
-    // Keys are per caller. A request with a bad credential goes on to be refused by its handler.
+    // Keys are per caller. Anonymous callers share one space, on the public operations only:
+    // anywhere else a request without (valid) credentials goes on to be refused by its handler
+    // with a 401, whoever used its key before.
     let owner = match authenticate(req.request()).await {
         Ok(caller) => caller.idempotency_owner(),
-        Err(_) if bearer(req.request()).is_none() => "anonymous".to_string(),
+        Err(_) if bearer(req.request()).is_none() && PUBLIC.contains(&req.path()) => "anonymous".to_string(),
         Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {

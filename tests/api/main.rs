@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod gates;
 mod library;
 mod ops;
 mod people;
