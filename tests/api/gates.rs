@@ -38,3 +38,36 @@ async fn without_credentials_a_reused_key_is_still_a_401() {
         .await;
     assert_eq!(other.problem(422)["errors"][0]["field"], "Idempotency-Key");
 }
+
+/// Schemathesis: `"duration_seconds": 1378.0` is an integer to JSON Schema (and to the clients
+/// generated from the document) but was a 422 "invalid type: floating point".
+#[actix_web::test]
+async fn whole_numbers_written_with_a_fraction_are_integers() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Numbers", "n@numbers.example").await;
+    let exercises = app
+        .get("/v1/exercises?builtin=true&limit=1")
+        .bearer(&token)
+        .send()
+        .await;
+    let exercise_id = exercises.body["items"][0]["id"]
+        .as_str()
+        .expect("a built-in")
+        .to_string();
+    let res = app
+        .post("/v1/routines")
+        .bearer(&token)
+        .json(json!({"name": "Floats", "items": [{"exercise_id": exercise_id, "sets": 2.0, "duration_seconds": 1.378e3}]}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["items"][0]["sets"], 2);
+    assert_eq!(res.body["items"][0]["duration_seconds"], 1378);
+    let res = app
+        .post("/v1/routines")
+        .bearer(&token)
+        .json(json!({"name": "Fraction", "items": [{"exercise_id": exercise_id, "sets": 2.5}]}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "items[0].sets");
+}
