@@ -240,8 +240,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: no body (or only white space) is `None`; anything else
-/// must be JSON of type `T`, with the same answers as [`Json`].
+/// A JSON body that may be left out: no body (or only white space) or `null` is `None`; anything
+/// else must be JSON of type `T`, with the same answers as [`Json`].
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -260,7 +260,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             if !is_json_content_type(&req) {
                 return Err(unsupported_media_type());
             }
-            parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+            // `null` is a body left out too: the document describes these bodies as `T` or null.
+            parse_json::<Option<T>>(&bytes).map(OptionalJson)
         })
     }
 }

@@ -71,3 +71,23 @@ async fn whole_numbers_written_with_a_fraction_are_integers() {
         .await;
     assert_eq!(res.problem(422)["errors"][0]["field"], "items[0].sets");
 }
+
+/// Schemathesis: the document says `POST /v1/routines/{id}/copy` takes its options or `null`,
+/// but `null` was a 422.
+#[actix_web::test]
+async fn a_copy_takes_null_for_no_options() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Copies", "c@copies.example").await;
+    let routines = app.get("/v1/routines?builtin=true").bearer(&token).send().await;
+    let routine = &routines.body["items"][0];
+    let id = routine["id"].as_str().expect("a built-in routine");
+    let res = app
+        .post(&format!("/v1/routines/{id}/copy"))
+        .bearer(&token)
+        .raw("application/json", "null")
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["name"], routine["name"]);
+    assert_ne!(res.body["id"], routine["id"]);
+}
