@@ -8,7 +8,7 @@
 //! - a 5xx answer is not stored, so the key can be retried.
 //!
 //! Keys are per caller (membership or API key; anonymous sign-ups share one space) and expire
-//! after 24 hours. A reservation left behind by a crashed instance is taken over after a minute.
+//! after 24 hours. Deleting a resource forgets the answers that created it. A reservation left behind by a crashed instance is taken over after a minute.
 
 use crate::auth::extractor::{authenticate, bearer};
 use crate::db::schema::idempotency_keys;
@@ -175,6 +175,9 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.method() == Method::DELETE && req.path().starts_with("/v1/") {
+        return delete_and_forget(req, next).await;
+    }
     if !applies_to(req.method(), req.path()) {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }
@@ -254,6 +257,41 @@ pub async fn middleware(
     }
     let res = res.set_body(BoxBody::new(bytes));
     Ok(ServiceResponse::new(http_req, res))
+}
+
+/// `DELETE` means gone, for retries too: once a `DELETE` succeeds, the stored answers that
+/// created the resource (their `Location` is the deleted path) are forgotten, so a retry with
+/// such a key is a new request rather than a replay presenting the resource as just created.
+async fn delete_and_forget(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if res.status().is_success()
+        && let Some(state) = state
+    {
+        // Few DELETEs, and 24 hours of keys at most: no index is kept for this.
+        let forgotten = match state.conn().await {
+            Ok(mut conn) => diesel::delete(
+                idempotency_keys::table.filter(
+                    idempotency_keys::response_headers
+                        .retrieve_as_text("location")
+                        .eq(&path),
+                ),
+            )
+            .execute(&mut conn)
+            .await
+            .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = forgotten {
+            // The resource is gone either way; a replay would only show a stale answer.
+            tracing::error!(error = %e, "could not forget the idempotent answers of a deleted resource");
+        }
+    }
+    Ok(res.map_into_boxed_body())
 }
 
 async fn forget(conn: &mut AsyncPgConnection, owner: &str, key: &str) {

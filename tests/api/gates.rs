@@ -91,3 +91,39 @@ async fn a_copy_takes_null_for_no_options() {
     assert_eq!(res.body["name"], routine["name"]);
     assert_ne!(res.body["id"], routine["id"]);
 }
+
+/// Schemathesis (stateful, ST302 created resource not found): after `DELETE`, a retry of the
+/// creating `POST` with its key replayed the first 201, pointing at the deleted exercise.
+#[actix_web::test]
+async fn a_deleted_resource_is_not_replayed_as_created() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Gone", "g@gone.example").await;
+    let body = json!({"name": "Wall sit", "category": "strength", "body_regions": ["knee"], "difficulty": 2});
+    let create = || {
+        app.post("/v1/exercises")
+            .bearer(&token)
+            .header("Idempotency-Key", "wall-sit")
+            .json(body.clone())
+    };
+    let first = create().send().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let location = first.header("location").expect("Location").to_string();
+    let replay = create().send().await;
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"));
+    assert_eq!(replay.body["id"], first.body["id"]);
+
+    let deleted = app.delete(&location).bearer(&token).send().await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    app.get(&location).bearer(&token).send().await.problem(404);
+
+    let again = create().send().await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(
+        again.header("idempotency-replayed"),
+        None,
+        "a deleted resource was replayed"
+    );
+    assert_ne!(again.body["id"], first.body["id"]);
+    let location = again.header("location").expect("Location");
+    assert_eq!(app.get(location).bearer(&token).send().await.status, 200);
+}
