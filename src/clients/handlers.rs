@@ -352,7 +352,7 @@ pub async fn update_client(
 #[utoipa::path(
     tag = "clients",
     operation_id = "get_client_by_external_id",
-    params(("external_id" = String, Path, description = "The booking system's id for the client")),
+    params(("external_id" = crate::values::openapi::ExternalId, Path, description = "The booking system's id for the client")),
     responses(
         (status = 200, description = "The client", body = ClientResponse,
             headers(("ETag" = String, description = "The current version"))),
@@ -387,7 +387,7 @@ pub async fn get_client_by_external_id(
     tag = "clients",
     operation_id = "upsert_client",
     params(
-        ("external_id" = String, Path, description = "The booking system's id for the client"),
+        ("external_id" = crate::values::openapi::ExternalId, Path, description = "The booking system's id for the client"),
         ("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale"),
     ),
     request_body = UpsertClientRequest,

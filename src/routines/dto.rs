@@ -69,6 +69,12 @@ takes the side of the exercise's default dosage.",
         .into()
 }
 
+fn nullable_copy_name() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<crate::values::openapi::Name>(
+        "The copy's name; absent or `null`: the original's name.",
+    )
+}
+
 /// A routine template with its items, for `POST /v1/routines` and `PUT /v1/routines/{id}` (which
 /// replaces the routine: a field left out is cleared, and left-out `items` mean none).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -80,7 +86,7 @@ takes the side of the exercise's default dosage.",
 }))]
 pub struct RoutineRequest {
     /// The routine's name, 1–200 characters.
-    #[schema(example = "Hip opener, left focus", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Hip opener, left focus")]
     pub name: String,
     /// What the routine is for and how to do it, at most 2000 characters.
     #[serde(default)]
@@ -98,7 +104,7 @@ pub struct RoutineRequest {
 pub struct UpdateRoutineRequest {
     /// A new name, 1–200 characters.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name)]
     pub name: Patch<String>,
     /// A new description; `null` clears it.
     #[serde(default)]
@@ -114,9 +120,9 @@ pub struct UpdateRoutineRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyRoutineRequest {
-    /// The copy's name (default: the original's name).
+    /// The copy's name; absent or `null`: the original's name.
     #[serde(default)]
-    #[schema(example = "Hip mobility, Sam's version", min_length = 1, max_length = 200)]
+    #[schema(schema_with = nullable_copy_name)]
     pub name: Option<String>,
 }
 
