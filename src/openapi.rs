@@ -3,8 +3,9 @@
 
 use crate::http::idempotency;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type};
+use utoipa::openapi::{Content, ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
@@ -116,6 +117,72 @@ fn document_key_answers(op: &mut Operation) {
     }
 }
 
+/// No string in a JSON request body may hold a NUL character: `http::json` refuses one with a
+/// 422 (PostgreSQL cannot store it). Says so, as a pattern, on every string of the request
+/// bodies (their own schemas and the named ones they use) that has no pattern, format or
+/// vocabulary of its own to say more.
+fn document_no_nul(doc: &mut OpenApi) {
+    const NO_NUL: &str = r"^[^\u0000]*$";
+
+    fn visit(schema: &mut RefOr<Schema>, names: &mut Vec<String>) {
+        match schema {
+            RefOr::Ref(r) => {
+                if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                    names.push(name.to_string());
+                }
+            }
+            RefOr::T(Schema::Object(o)) => {
+                let string = match &o.schema_type {
+                    SchemaType::Type(t) => *t == Type::String,
+                    SchemaType::Array(ts) => ts.contains(&Type::String),
+                    SchemaType::AnyValue => false,
+                };
+                if string && o.pattern.is_none() && o.format.is_none() && o.enum_values.is_none() {
+                    o.pattern = Some(NO_NUL.to_string());
+                }
+                o.properties.values_mut().for_each(|p| visit(p, names));
+            }
+            RefOr::T(Schema::Array(a)) => {
+                if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                    visit(items, names);
+                }
+            }
+            RefOr::T(Schema::OneOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(Schema::AllOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(Schema::AnyOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(_) => {}
+        }
+    }
+
+    let mut names = Vec::new();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                for content in body.content.values_mut() {
+                    if let RefOr::T(Content {
+                        schema: Some(schema), ..
+                    }) = content
+                    {
+                        visit(schema, &mut names);
+                    }
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    while let Some(name) = names.pop() {
+        if seen.insert(name.clone())
+            && let Some(schema) = components.schemas.get_mut(&name)
+        {
+            visit(schema, &mut names);
+        }
+    }
+}
+
 /// Applies conventions that follow from the routes once they are all known.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -128,5 +195,6 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             document_key_answers(op);
         }
     }
+    document_no_nul(&mut doc);
     doc
 }
