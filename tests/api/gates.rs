@@ -127,3 +127,36 @@ async fn a_deleted_resource_is_not_replayed_as_created() {
     let location = again.header("location").expect("Location");
     assert_eq!(app.get(location).bearer(&token).send().await.status, 200);
 }
+
+/// Schemathesis (negative data accepted): a form body's `token_type_hint` holding a NUL
+/// character was accepted, while the document (and the JSON bodies) refuse NUL in any string.
+#[actix_web::test]
+async fn form_bodies_refuse_nul_characters_too() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post("/v1/auth/revoke")
+        .raw("application/x-www-form-urlencoded", "token=abc&token_type_hint=a%00b")
+        .send()
+        .await;
+    let problem = res.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "token_type_hint");
+    assert_eq!(problem["error"], "invalid_request");
+    let res = app
+        .post("/v1/auth/token")
+        .raw(
+            "application/x-www-form-urlencoded",
+            "grant_type=password&username=a%40b.example&password=x%00y",
+        )
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "password");
+    let res = app
+        .post("/v1/auth/revoke")
+        .raw(
+            "application/x-www-form-urlencoded",
+            "token=abc&token_type_hint=refresh_token",
+        )
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
