@@ -356,6 +356,7 @@ pub async fn update_client(
     responses(
         (status = 200, description = "The client", body = ClientResponse,
             headers(("ETag" = String, description = "The current version"))),
+        (status = 400, description = "The external id is malformed (it holds a NUL character)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No client of this clinic has that external id", body = Problem, content_type = "application/problem+json"),
