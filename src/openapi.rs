@@ -9,10 +9,11 @@ use crate::http::idempotency;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
+use utoipa::openapi::{Content, ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi as _};
 
 #[derive(utoipa::OpenApi)]
@@ -190,6 +191,112 @@ fn document_permissions(op: &mut Operation) {
     }
 }
 
+/// The answers every operation that takes `Idempotency-Key` can give because of the key:
+/// 409 while a request with the same key is still running, 422 when the key was already used
+/// with another request.
+const KEY_ANSWERS: [(&str, &str); 2] = [
+    ("409", "a request with the same `Idempotency-Key` is still in progress"),
+    ("422", "the `Idempotency-Key` was already used with another request"),
+];
+
+/// Documents [`KEY_ANSWERS`] on `op`: a new problem response where the status is missing, or a
+/// clause added to a description that does not mention the key yet.
+fn document_key_answers(op: &mut Operation) {
+    for (status, why) in KEY_ANSWERS {
+        match op.responses.responses.get_mut(status) {
+            Some(RefOr::T(res)) if !res.description.contains("Idempotency-Key") => {
+                res.description = format!("{}; or {why}", res.description);
+            }
+            Some(_) => {}
+            None => {
+                let mut first = why.chars();
+                let description = first
+                    .next()
+                    .map(|c| c.to_uppercase().chain(first).collect::<String>())
+                    .unwrap_or_default();
+                let problem = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build();
+                op.responses.responses.insert(
+                    status.to_string(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/problem+json", problem)
+                            .build(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// No string in a JSON request body may hold a NUL character: `http::json` refuses one with a
+/// 422 (PostgreSQL cannot store it). Says so, as a pattern, on every string of the request
+/// bodies (their own schemas and the named ones they use) that has no pattern, format or
+/// vocabulary of its own to say more.
+fn document_no_nul(doc: &mut OpenApi) {
+    const NO_NUL: &str = r"^[^\u0000]*$";
+
+    fn visit(schema: &mut RefOr<Schema>, names: &mut Vec<String>) {
+        match schema {
+            RefOr::Ref(r) => {
+                if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                    names.push(name.to_string());
+                }
+            }
+            RefOr::T(Schema::Object(o)) => {
+                let string = match &o.schema_type {
+                    SchemaType::Type(t) => *t == Type::String,
+                    SchemaType::Array(ts) => ts.contains(&Type::String),
+                    SchemaType::AnyValue => false,
+                };
+                if string && o.pattern.is_none() && o.format.is_none() && o.enum_values.is_none() {
+                    o.pattern = Some(NO_NUL.to_string());
+                }
+                o.properties.values_mut().for_each(|p| visit(p, names));
+            }
+            RefOr::T(Schema::Array(a)) => {
+                if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                    visit(items, names);
+                }
+            }
+            RefOr::T(Schema::OneOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(Schema::AllOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(Schema::AnyOf(x)) => x.items.iter_mut().for_each(|i| visit(i, names)),
+            RefOr::T(_) => {}
+        }
+    }
+
+    let mut names = Vec::new();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                for content in body.content.values_mut() {
+                    if let RefOr::T(Content {
+                        schema: Some(schema), ..
+                    }) = content
+                    {
+                        visit(schema, &mut names);
+                    }
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    while let Some(name) = names.pop() {
+        if seen.insert(name.clone())
+            && let Some(schema) = components.schemas.get_mut(&name)
+        {
+            visit(schema, &mut names);
+        }
+    }
+}
+
 /// Applies conventions that follow from the routes once they are all known.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     for (path, item) in doc.paths.paths.iter_mut() {
@@ -198,7 +305,8 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         {
             op.parameters
                 .get_or_insert_with(Vec::new)
-                .push(utoipa::openapi::RefOr::T(idempotency_parameter()));
+                .push(RefOr::T(idempotency_parameter()));
+            document_key_answers(op);
         }
         for op in [
             &mut item.get,
@@ -213,5 +321,6 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             document_permissions(op);
         }
     }
+    document_no_nul(&mut doc);
     doc
 }

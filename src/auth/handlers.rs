@@ -1,7 +1,7 @@
 //! `POST /v1/auth/token` (OAuth 2 password and refresh_token grants) and `POST /v1/auth/revoke`.
 
 use crate::auth::{queries, throttle};
-use crate::error::{ApiError, Problem, Validator};
+use crate::error::{ApiError, FieldError, Problem, Validator};
 use crate::http::json::{self, read_body};
 use crate::state::AppState;
 use crate::text_enum;
@@ -97,6 +97,19 @@ fn is_form(req: &HttpRequest) -> bool {
 /// Reads a JSON or form body, as OAuth 2 clients send either.
 fn parse_json_or_form<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
     if is_form(req) {
+        // As in JSON bodies (`json::parse_json`), no field may hold a NUL character.
+        let with_nul: Vec<FieldError> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+            .map(|(name, _)| FieldError {
+                field: if name.contains('\0') { "body".into() } else { name },
+                message: "must not contain a NUL character (\\u0000)".into(),
+            })
+            .collect();
+        if !with_nul.is_empty() {
+            return Err(ApiError::validation_errors(with_nul).with_oauth_error("invalid_request"));
+        }
         serde_urlencoded::from_bytes(body).map_err(|e| match e.to_string() {
             m if m.contains("unknown variant") || m.contains("missing field") => {
                 ApiError::validation("body", m).with_oauth_error("invalid_request")

@@ -42,7 +42,7 @@ pub struct ClientResponse {
 #[serde(deny_unknown_fields)]
 pub struct CreateClientRequest {
     /// Full name (1–200 characters).
-    #[schema(example = "Sam Lee", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Sam Lee")]
     pub name: String,
     /// Email (needed to invite the client to the app).
     #[schema(example = "sam@example.com", format = "email", nullable = false)]
@@ -51,7 +51,7 @@ pub struct CreateClientRequest {
     #[schema(example = "Europe/London")]
     pub timezone: String,
     /// The booking system's id, unique in the clinic (1–100 characters, no spaces or `/`).
-    #[schema(example = "bk-1042", nullable = false)]
+    #[schema(value_type = crate::values::openapi::ExternalId, required = false, example = "bk-1042")]
     pub external_id: Option<String>,
     /// An active practitioner of the clinic.
     #[schema(nullable = false)]
@@ -65,7 +65,7 @@ pub struct CreateClientRequest {
 pub struct UpdateClientRequest {
     /// Full name.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name)]
     pub name: Patch<String>,
     /// Email; `null` clears it.
     #[serde(default)]
@@ -77,7 +77,7 @@ pub struct UpdateClientRequest {
     pub timezone: Patch<String>,
     /// The booking system's id; `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = nullable_external_id)]
     pub external_id: Patch<String>,
     /// An active practitioner of the clinic; `null` clears it.
     #[serde(default)]
@@ -96,7 +96,7 @@ pub struct UpdateClientRequest {
 pub struct UpsertClientRequest {
     /// Full name (1–200 characters).
     #[serde(default)]
-    #[schema(value_type = String, example = "Sam Lee", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Sam Lee")]
     pub name: Patch<String>,
     /// Email; `null` clears it.
     #[serde(default)]
@@ -117,10 +117,16 @@ pub struct UpsertClientRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListClientsQuery {
     /// Case-insensitive text searched in name, email and external id.
-    #[param(example = "lee")]
+    #[param(example = "lee", schema_with = crate::values::openapi::query_text)]
     pub q: Option<String>,
     /// Only clients of this primary practitioner.
     pub primary_practitioner_id: Option<Uuid>,
     /// `false` (default): current clients; `true`: archived clients only.
     pub archived: Option<bool>,
+}
+
+fn nullable_external_id() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<crate::values::openapi::ExternalId>(
+        "The booking system's id; `null` clears it.",
+    )
 }

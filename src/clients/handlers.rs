@@ -196,6 +196,11 @@ pub async fn list_clients(
 }
 
 /// Add a client
+///
+/// Creates a client record (no login yet: invite the client for that). `email` is needed only
+/// for the invitation; `external_id` is the booking system's id, unique in the clinic; a
+/// `primary_practitioner_id` must be an active practitioner of the clinic. Practitioners and
+/// admins.
 #[utoipa::path(
     tag = "clients",
     operation_id = "create_client",
@@ -245,6 +250,9 @@ pub async fn create_client(
 }
 
 /// Get a client
+///
+/// One client of the clinic, archived or not, with its `ETag`. A client of another clinic is a
+/// 404. Practitioners and admins.
 #[utoipa::path(
     tag = "clients",
     operation_id = "get_client",
@@ -344,10 +352,11 @@ pub async fn update_client(
 #[utoipa::path(
     tag = "clients",
     operation_id = "get_client_by_external_id",
-    params(("external_id" = String, Path, description = "The booking system's id for the client")),
+    params(("external_id" = crate::values::openapi::ExternalId, Path, description = "The booking system's id for the client")),
     responses(
         (status = 200, description = "The client", body = ClientResponse,
             headers(("ETag" = String, description = "The current version"))),
+        (status = 400, description = "The external id is malformed (it holds a NUL character)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No client of this clinic has that external id", body = Problem, content_type = "application/problem+json"),
@@ -379,7 +388,7 @@ pub async fn get_client_by_external_id(
     tag = "clients",
     operation_id = "upsert_client",
     params(
-        ("external_id" = String, Path, description = "The booking system's id for the client"),
+        ("external_id" = crate::values::openapi::ExternalId, Path, description = "The booking system's id for the client"),
         ("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale"),
     ),
     request_body = UpsertClientRequest,

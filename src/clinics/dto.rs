@@ -9,7 +9,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
     /// The clinic's name (1–200 characters).
-    #[schema(example = "Harbour Physio", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Harbour Physio")]
     pub clinic_name: String,
     /// The first admin of the clinic.
     pub admin: SignUpAdmin,
@@ -20,7 +20,7 @@ pub struct SignUpRequest {
 #[serde(deny_unknown_fields)]
 pub struct SignUpAdmin {
     /// Their name (1–200 characters).
-    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Ana Ruiz")]
     pub name: String,
     /// Their email, the login's username. If a login with this email exists already, the
     /// password must be that login's, and the new clinic is added to it.

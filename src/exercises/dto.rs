@@ -243,7 +243,7 @@ pub fn parse_media_url(raw: &str) -> Result<String, String> {
 }))]
 pub struct CreateExerciseRequest {
     /// The exercise's name, 1–200 characters.
-    #[schema(example = "Clam with band", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Clam with band")]
     pub name: String,
     /// One or two sentences on what it is and what it is for (at most 500 characters).
     #[serde(default)]
@@ -289,7 +289,7 @@ pub struct CreateExerciseRequest {
 pub struct UpdateExerciseRequest {
     /// A new name, 1–200 characters.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name)]
     pub name: Patch<String>,
     /// A new summary; `null` clears it.
     #[serde(default)]

@@ -25,7 +25,7 @@ use uuid::Uuid;
 pub struct ListExercisesQuery {
     /// Full-text search over name, summary, steps and body regions, best match first. Web
     /// search syntax: words, `"a phrase"`, `-word` to exclude, `or`. At most 200 characters.
-    #[param(example = "piriformis")]
+    #[param(example = "piriformis", schema_with = crate::values::openapi::search_text)]
     pub q: Option<String>,
     /// Only this category.
     #[param(value_type = Option<Category>)]
@@ -49,6 +49,7 @@ pub struct ListExercisesQuery {
     #[param(minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page; omit for the first page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -8,7 +8,7 @@
 //! - a 5xx answer is not stored, so the key can be retried.
 //!
 //! Keys are per caller (membership or API key; anonymous sign-ups share one space) and expire
-//! after 24 hours. A reservation left behind by a crashed instance is taken over after a minute.
+//! after 24 hours. Deleting a resource forgets the answers that created it. A reservation left behind by a crashed instance is taken over after a minute.
 
 use crate::auth::extractor::{authenticate, has_credential};
 use crate::db::schema::idempotency_keys;
@@ -36,6 +36,10 @@ const STORED_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
 /// extensions: the middleware stores (and so replays) this body instead of the one sent, so the
 /// credential itself is never written to the database.
 pub struct StoredBody(pub Vec<u8>);
+
+/// The creating POSTs that need no credentials (sign-up): the only ones where anonymous
+/// callers' keys are kept.
+const PUBLIC: [&str; 1] = ["/v1/clinics"];
 
 /// Which POSTs honour the header: every creating POST under `/v1`, not the token endpoints
 /// (their answers are credentials, which are never stored).
@@ -176,6 +180,9 @@ pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.method() == Method::DELETE && req.path().starts_with("/v1/") {
+        return delete_and_forget(req, next).await;
+    }
     if !applies_to(req.method(), req.path()) {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     }
@@ -184,10 +191,12 @@ pub async fn middleware(
         Some(Err(e)) => return Ok(req.error_response(e)),
         Some(Ok(k)) => k,
     };
-    // Keys are per caller. A request with a bad credential goes on to be refused by its handler.
+    // Keys are per caller. Anonymous callers share one space, on the public operations only:
+    // anywhere else a request without (valid) credentials goes on to be refused by its handler
+    // with a 401, whoever used its key before.
     let owner = match authenticate(req.request()).await {
         Ok(caller) => caller.idempotency_owner(),
-        Err(_) if !has_credential(req.request()) => "anonymous".to_string(),
+        Err(_) if !has_credential(req.request()) && PUBLIC.contains(&req.path()) => "anonymous".to_string(),
         Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
@@ -258,6 +267,41 @@ pub async fn middleware(
     }
     let res = res.set_body(BoxBody::new(bytes));
     Ok(ServiceResponse::new(http_req, res))
+}
+
+/// `DELETE` means gone, for retries too: once a `DELETE` succeeds, the stored answers that
+/// created the resource (their `Location` is the deleted path) are forgotten, so a retry with
+/// such a key is a new request rather than a replay presenting the resource as just created.
+async fn delete_and_forget(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if res.status().is_success()
+        && let Some(state) = state
+    {
+        // Few DELETEs, and 24 hours of keys at most: no index is kept for this.
+        let forgotten = match state.conn().await {
+            Ok(mut conn) => diesel::delete(
+                idempotency_keys::table.filter(
+                    idempotency_keys::response_headers
+                        .retrieve_as_text("location")
+                        .eq(&path),
+                ),
+            )
+            .execute(&mut conn)
+            .await
+            .map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = forgotten {
+            // The resource is gone either way; a replay would only show a stale answer.
+            tracing::error!(error = %e, "could not forget the idempotent answers of a deleted resource");
+        }
+    }
+    Ok(res.map_into_boxed_body())
 }
 
 async fn forget(conn: &mut AsyncPgConnection, owner: &str, key: &str) {

@@ -102,6 +102,37 @@ fn nul_paths(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
     }
 }
 
+/// JSON Schema's `integer` is any number without a fractional part, so to the document (and
+/// to the clients generated from it) `12.0` and `1.2e1` are integers as much as `12` is; serde's
+/// integer types take only the last. Returns the JSON with such numbers written as integers, or
+/// `None` when it has none (or does not parse: the caller reports that).
+fn whole_numbers_as_integers(bytes: &[u8]) -> Option<Vec<u8>> {
+    fn rewrite(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) => {
+                // Within ±2^63, where every whole f64 is an i64.
+                const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+                match n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < LIMIT) {
+                    Some(f) => {
+                        *n = (f as i64).into(); // whole and in range: exact
+                        true
+                    }
+                    None => false,
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |changed, v| rewrite(v) | changed),
+            serde_json::Value::Object(map) => map.values_mut().fold(false, |changed, v| rewrite(v) | changed),
+            _ => false,
+        }
+    }
+    let mut value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    if rewrite(&mut value) {
+        serde_json::to_vec(&value).ok()
+    } else {
+        None
+    }
+}
+
 /// Parses JSON bytes into `T`, telling syntax errors (400) from rule errors (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if contains_escaped_nul(bytes) {
@@ -122,6 +153,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 .collect(),
         ));
     }
+    let normalized = whole_numbers_as_integers(bytes);
+    let bytes = normalized.as_deref().unwrap_or(bytes);
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -207,8 +240,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// A JSON body that may be left out: no body (or only white space) is `None`; anything else
-/// must be JSON of type `T`, with the same answers as [`Json`].
+/// A JSON body that may be left out: no body (or only white space) or `null` is `None`; anything
+/// else must be JSON of type `T`, with the same answers as [`Json`].
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -227,7 +260,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
             if !is_json_content_type(&req) {
                 return Err(unsupported_media_type());
             }
-            parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+            // `null` is a body left out too: the document describes these bodies as `T` or null.
+            parse_json::<Option<T>>(&bytes).map(OptionalJson)
         })
     }
 }
@@ -235,6 +269,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_integers() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Counts {
+            sets: i32,
+            items: Vec<i64>,
+        }
+        let c: Counts = parse_json(br#"{"sets": 2.0, "items": [1e2, -3.0, 4]}"#).expect("integers");
+        assert_eq!((c.sets, c.items), (2, vec![100, -3, 4]));
+        let e = parse_json::<Counts>(br#"{"sets": 2.5, "items": []}"#).expect_err("a fraction");
+        assert_eq!(e.field_errors()[0].field, "sets");
+        assert!(
+            whole_numbers_as_integers(br#"{"a": 1, "b": "2.0"}"#).is_none(),
+            "nothing to rewrite"
+        );
+        assert!(
+            whole_numbers_as_integers(br#"{"a": 1e300}"#).is_none(),
+            "out of range stays a float"
+        );
+    }
 
     #[test]
     fn finds_escaped_nul_only_where_it_is_one() {

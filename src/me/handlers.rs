@@ -45,7 +45,7 @@ pub struct MeResponse {
 pub struct UpdateMeRequest {
     /// A new display name (1–200 characters).
     #[serde(default)]
-    #[schema(value_type = String, example = "Ana Ruiz-Lee", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Ana Ruiz-Lee")]
     pub name: Patch<String>,
     /// A new password (at least 10 characters); needs `current_password`. Ends every other
     /// sign-in of this login.

@@ -19,6 +19,19 @@ text_enum! {
     }
 }
 
+/// A role a practitioner can be given: `admin` or `practitioner` (clients are created under
+/// `/v1/clients`).
+// The document's name for what requests take; the server reads a `Role` and refuses `client`
+// with a 422 naming the field.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Everything in the clinic, including managing practitioners.
+    Admin,
+    /// Library, templates, the clinic's clients, assignments, logs and progress.
+    Practitioner,
+}
+
 /// A member of the clinic's staff.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PractitionerResponse {
@@ -52,18 +65,18 @@ pub struct PractitionerResponse {
 #[serde(deny_unknown_fields)]
 pub struct CreatePractitionerRequest {
     /// Display name in this clinic (1–200 characters).
-    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name, example = "Ana Ruiz")]
     pub name: String,
     /// Login email. If it already has a login (someone working at two clinics), accepting the
     /// invitation adds this clinic to that login.
     #[schema(example = "ana@clinic.example", format = "email")]
     pub email: String,
     /// `practitioner` (default) or `admin`.
-    #[schema(nullable = false)]
+    #[schema(value_type = StaffRole, required = false)]
     pub role: Option<Role>,
     /// The booking system's id for this practitioner, unique in the clinic (1–100 characters,
     /// no spaces or `/`).
-    #[schema(example = "staff-17", nullable = false)]
+    #[schema(value_type = crate::values::openapi::ExternalId, required = false, example = "staff-17")]
     pub external_id: Option<String>,
 }
 
@@ -73,11 +86,11 @@ pub struct CreatePractitionerRequest {
 pub struct UpdatePractitionerRequest {
     /// A new display name.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    #[schema(value_type = crate::values::openapi::Name)]
     pub name: Patch<String>,
     /// A new external id; `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = nullable_external_id)]
     pub external_id: Patch<String>,
     /// `false` deactivates at once (tokens included); `true` reactivates.
     #[serde(default)]
@@ -85,7 +98,7 @@ pub struct UpdatePractitionerRequest {
     pub active: Patch<bool>,
     /// `practitioner` or `admin`. The last active admin cannot be demoted or deactivated.
     #[serde(default)]
-    #[schema(value_type = Role)]
+    #[schema(value_type = StaffRole)]
     pub role: Patch<Role>,
 }
 
@@ -95,13 +108,13 @@ pub struct UpdatePractitionerRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpsertPractitionerRequest {
     /// Display name in this clinic.
-    #[schema(example = "Ana Ruiz", min_length = 1, max_length = 200, nullable = false)]
+    #[schema(value_type = crate::values::openapi::Name, required = false, example = "Ana Ruiz")]
     pub name: Option<String>,
     /// Login email; set on create, and cannot be changed afterwards (422).
     #[schema(example = "ana@clinic.example", format = "email", nullable = false)]
     pub email: Option<String>,
     /// `practitioner` (default on create) or `admin`.
-    #[schema(nullable = false)]
+    #[schema(value_type = StaffRole, required = false)]
     pub role: Option<Role>,
     /// `false` deactivates, `true` reactivates.
     #[schema(nullable = false)]
@@ -124,4 +137,8 @@ pub struct PractitionerInvitedResponse {
 pub struct ListPractitionersQuery {
     /// Only active (`true`) or only deactivated (`false`) practitioners.
     pub active: Option<bool>,
+}
+
+fn nullable_external_id() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<crate::values::openapi::ExternalId>("A new external id; `null` clears it.")
 }

@@ -184,6 +184,9 @@ pub async fn create_practitioner(
 }
 
 /// Get a practitioner
+///
+/// One member of the clinic's staff, with its status and `ETag`. A practitioner of another
+/// clinic is a 404.
 #[utoipa::path(
     tag = "practitioners",
     operation_id = "get_practitioner",
@@ -332,7 +335,7 @@ pub async fn create_practitioner_invitation(
     tag = "practitioners",
     operation_id = "upsert_practitioner",
     params(
-        ("external_id" = String, Path, description = "The booking system's id for the practitioner"),
+        ("external_id" = crate::values::openapi::ExternalId, Path, description = "The booking system's id for the practitioner"),
         ("If-Match" = Option<String>, Header, description = "The ETag last seen; 412 when stale"),
     ),
     request_body = UpsertPractitionerRequest,

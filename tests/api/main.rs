@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod gates;
 mod homework;
 mod integrations;
 mod library;
