@@ -43,6 +43,8 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "sessions", description = "Session logs: what clients did, with offline-safe retries, pain flags and their review"),
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
     ),
+    // Reached only through `schema_with` (a nullable choice), so named here.
+    components(schemas(crate::sessions::dto::EntrySide, crate::sessions::dto::ReviewResponse)),
     modifiers(&Conventions)
 )]
 struct BaseDoc;

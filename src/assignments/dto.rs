@@ -88,8 +88,10 @@ pub struct AssignmentItemRequest {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 600)]
     pub rest_seconds: Option<i32>,
-    /// `both`, `left`, `right`, or `each` (both sides, one after the other).
+    /// `both`, `left`, `right`, or `each` (both sides, one after the other); absent or `null`
+    /// takes the side of the exercise's default dosage.
     #[serde(default)]
+    #[schema(schema_with = crate::routines::dto::nullable_item_side)]
     pub side: Option<ItemSide>,
     /// A note for the client, at most 1000 characters.
     #[serde(default)]

@@ -55,7 +55,7 @@ pub struct RoutineItemRequest {
 
 /// `side` of an item: an [`ItemSide`] or `null`, with the description beside the choice (where
 /// linters and generators read it) rather than inside its `$ref` branch.
-fn nullable_item_side() -> utoipa::openapi::Schema {
+pub fn nullable_item_side() -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     use utoipa::openapi::{Ref, RefOr};
     OneOfBuilder::new()

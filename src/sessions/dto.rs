@@ -87,6 +87,7 @@ pub struct EntryBody {
     pub assignment_item_id: Uuid,
     /// The side it was done on.
     #[serde(default)]
+    #[schema(schema_with = nullable_entry_side)]
     pub side: Option<EntrySide>,
     /// Sets done, 0–100.
     #[serde(default)]
@@ -278,6 +279,7 @@ pub struct SessionResponse {
     /// Pain after of 7 or more, or 3 more than before: a practitioner should look.
     pub flagged: bool,
     /// The review that closed the flag, if any.
+    #[schema(schema_with = nullable_review)]
     pub review: Option<ReviewResponse>,
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
@@ -307,4 +309,28 @@ pub struct ListClinicSessionsQuery {
     pub flagged: Option<bool>,
     /// Only reviewed (`true`) or unreviewed (`false`) logs.
     pub reviewed: Option<bool>,
+}
+
+/// A named schema or `null`, with the description beside the choice (where linters and client
+/// generators read it) rather than inside its `$ref` branch.
+fn nullable(name: &str, description: &str) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::openapi::{Ref, RefOr};
+    OneOfBuilder::new()
+        .item(RefOr::Ref(Ref::from_schema_name(name)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(description))
+        .build()
+        .into()
+}
+
+fn nullable_entry_side() -> utoipa::openapi::Schema {
+    nullable("EntrySide", "The side it was done on: `left`, `right` or `both`.")
+}
+
+fn nullable_review() -> utoipa::openapi::Schema {
+    nullable(
+        "ReviewResponse",
+        "The review that closed the flag; `null` while it is open or for an unflagged log.",
+    )
 }
