@@ -54,6 +54,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = json!(["clients:read", "clients:write", "events:read"]), min_items = 1)]
     pub scopes: Vec<Permission>,
     /// When the key stops working (in the future); omit for a key that does not expire.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(nullable = false)]
     pub expires_at: Option<DateTime<Utc>>,
 }

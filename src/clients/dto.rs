@@ -45,15 +45,18 @@ pub struct CreateClientRequest {
     #[schema(value_type = crate::values::openapi::Name, example = "Sam Lee")]
     pub name: String,
     /// Email (needed to invite the client to the app).
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(example = "sam@example.com", format = "email", nullable = false)]
     pub email: Option<String>,
     /// IANA timezone name, e.g. `Europe/London`.
     #[schema(example = "Europe/London")]
     pub timezone: String,
     /// The booking system's id, unique in the clinic (1–100 characters, no spaces or `/`).
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(value_type = crate::values::openapi::ExternalId, required = false, example = "bk-1042")]
     pub external_id: Option<String>,
     /// An active practitioner of the clinic.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(nullable = false)]
     pub primary_practitioner_id: Option<Uuid>,
 }

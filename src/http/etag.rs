@@ -52,6 +52,11 @@ impl FromRequest for IfMatch {
         if raw.trim() == "*" {
             return ready(Ok(IfMatch(None)));
         }
+        if raw.trim().is_empty() {
+            return ready(Err(ApiError::bad_request(
+                "If-Match is empty: send an ETag, such as \"3\", or leave the header out.",
+            )));
+        }
         let tags = raw
             .split(',')
             .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())

@@ -72,10 +72,12 @@ pub struct CreatePractitionerRequest {
     #[schema(example = "ana@clinic.example", format = "email")]
     pub email: String,
     /// `practitioner` (default) or `admin`.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(value_type = StaffRole, required = false)]
     pub role: Option<Role>,
     /// The booking system's id for this practitioner, unique in the clinic (1–100 characters,
     /// no spaces or `/`).
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(value_type = crate::values::openapi::ExternalId, required = false, example = "staff-17")]
     pub external_id: Option<String>,
 }
@@ -108,15 +110,19 @@ pub struct UpdatePractitionerRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpsertPractitionerRequest {
     /// Display name in this clinic.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(value_type = crate::values::openapi::Name, required = false, example = "Ana Ruiz")]
     pub name: Option<String>,
     /// Login email; set on create, and cannot be changed afterwards (422).
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(example = "ana@clinic.example", format = "email", nullable = false)]
     pub email: Option<String>,
     /// `practitioner` (default on create) or `admin`.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(value_type = StaffRole, required = false)]
     pub role: Option<Role>,
     /// `false` deactivates, `true` reactivates.
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(nullable = false)]
     pub active: Option<bool>,
 }

@@ -69,6 +69,7 @@ pub struct CreateWebhookRequest {
     #[schema(example = json!(["client.created", "client.updated"]), min_items = 1)]
     pub events: Vec<EventType>,
     /// A note for people (up to 500 characters).
+    #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(example = "Front desk booking system", max_length = 500, nullable = false)]
     pub description: Option<String>,
 }
