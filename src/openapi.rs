@@ -324,5 +324,27 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         }
     }
     document_no_nul(&mut doc);
+    document_if_match(&mut doc);
     doc
+}
+
+/// `If-Match` holds one or more ETags (or `*`): an empty header is malformed and answered 400,
+/// so its schema says it is not empty.
+fn document_if_match(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in [&mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = param
+                    && p.name == "If-Match"
+                {
+                    p.schema = Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
 }
