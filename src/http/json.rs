@@ -156,7 +156,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let normalized = whole_numbers_as_integers(bytes);
     let bytes = normalized.as_deref().unwrap_or(bytes);
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
+    match serde_path_to_error::deserialize::<_, T>(super::objects_only::ObjectsOnly(de)) {
         Ok(v) => Ok(v),
         Err(err) => {
             let path = err.path().to_string();

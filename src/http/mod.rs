@@ -4,6 +4,7 @@ pub mod etag;
 pub mod idempotency;
 pub mod json;
 pub mod methods;
+pub mod objects_only;
 pub mod pagination;
 pub mod patch;
 

@@ -160,3 +160,63 @@ async fn form_bodies_refuse_nul_characters_too() {
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
 }
+
+/// Schemathesis (negative data accepted): `PUT /v1/practitioners/by-external-id/{id}` took
+/// `{"role": null}`, which the document does not allow, and went on to answer 412.
+#[actix_web::test]
+async fn practitioner_fields_documented_non_null_refuse_null() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Nulls", "n@nulls.example").await;
+    for field in ["name", "email", "role", "active"] {
+        let res = app
+            .put("/v1/practitioners/by-external-id/staff-1")
+            .bearer(&token)
+            .header("If-Match", "\"9\"")
+            .json(json!({"name": "Ana", "email": "ana@nulls.example", field: null}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], field, "{}", res.body);
+    }
+    for field in ["role", "external_id"] {
+        let res = app
+            .post("/v1/practitioners")
+            .bearer(&token)
+            .json(json!({"name": "Ana", "email": "ana@nulls.example", field: null}))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], field, "{}", res.body);
+    }
+}
+
+/// Schemathesis (negative data accepted): `PATCH /v1/exercises/{id}` took
+/// `{"default_dosage": [null, null]}`, a struct read from an array by position (serde's
+/// derive allows it; the document does not).
+#[actix_web::test]
+async fn objects_are_never_read_from_arrays() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Arrays", "a@arrays.example").await;
+    let res = app
+        .post("/v1/exercises")
+        .bearer(&token)
+        .json(json!({"name": "Bridge", "category": "strength", "body_regions": ["glutes"], "difficulty": 1}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.body["id"].as_str().expect("id");
+    let res = app
+        .patch(&format!("/v1/exercises/{id}"))
+        .bearer(&token)
+        .raw("application/merge-patch+json", r#"{"default_dosage": [null, null]}"#)
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "default_dosage");
+    let res = app
+        .post("/v1/clinics")
+        .raw(
+            "application/json",
+            r#"["Arrays 2", ["A", "a2@arrays.example", "correct horse battery"]]"#,
+        )
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "body");
+}
