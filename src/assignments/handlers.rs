@@ -28,23 +28,6 @@ fn answer(mut res: HttpResponseBuilder, a: &AssignmentResponse) -> HttpResponse 
     res.json(a)
 }
 
-/// The client whose data a caller asks for: staff with `permission` read any client of the
-/// clinic; a client reads only their own (another client's is a 404, not a 403).
-fn may_see_client(caller: &Caller, client_id: Uuid, permission: Permission) -> Result<(), ApiError> {
-    match caller.own_client_id() {
-        Some(own) if own == client_id => Ok(()),
-        Some(_) => Err(ApiError::not_found("client")),
-        None => caller.require(permission),
-    }
-}
-
-/// The caller's own client record, for `/v1/me/...` endpoints.
-fn own_client(caller: &Caller) -> Result<Uuid, ApiError> {
-    caller.own_client_id().ok_or_else(|| {
-        ApiError::forbidden("Only a client's login has its own homework; staff use /v1/clients/{id}/...")
-    })
-}
-
 /// The client's timezone, or 404 when the client is not the clinic's.
 async fn client_tz(
     conn: &mut AsyncPgConnection,
@@ -54,10 +37,7 @@ async fn client_tz(
     let (client, _) = client_queries::find(conn, clinic_id, client_id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("client"))?;
-    let tz = client
-        .timezone
-        .parse::<Tz>()
-        .map_err(|_| ApiError::internal("a stored timezone does not parse"))?;
+    let tz = client.tz()?;
     Ok((client, tz))
 }
 
@@ -224,7 +204,7 @@ pub async fn list_client_assignments(
     filter: web::Query<ListAssignmentsQuery>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    may_see_client(&caller, *id, Permission::AssignmentsRead)?;
+    caller.require_client_access(*id, Permission::AssignmentsRead, "client")?;
     list_for(&state, caller.clinic_id, *id, &filter, &page).await
 }
 
@@ -251,7 +231,7 @@ pub async fn list_my_assignments(
     filter: web::Query<ListAssignmentsQuery>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_id = own_client(&caller)?;
+    let client_id = caller.require_own_client("assignments")?;
     list_for(&state, caller.clinic_id, client_id, &filter, &page).await
 }
 
@@ -425,11 +405,7 @@ pub async fn get_assignment(
     let row = queries::find(&mut conn, caller.clinic_id, *id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
-    match caller.own_client_id() {
-        Some(own) if own != row.client_id => return Err(ApiError::not_found("assignment")),
-        Some(_) => {}
-        None => caller.require(Permission::AssignmentsRead)?,
-    }
+    caller.require_client_access(row.client_id, Permission::AssignmentsRead, "assignment")?;
     Ok(answer(HttpResponse::Ok(), &response(&mut conn, row).await?))
 }
 
@@ -654,7 +630,7 @@ pub async fn get_client_agenda(
     id: web::Path<Uuid>,
     q: web::Query<AgendaQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    may_see_client(&caller, *id, Permission::AssignmentsRead)?;
+    caller.require_client_access(*id, Permission::AssignmentsRead, "client")?;
     agenda_for(&state, caller.clinic_id, *id, &q).await
 }
 
@@ -680,6 +656,6 @@ pub async fn get_my_agenda(
     caller: Caller,
     q: web::Query<AgendaQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let client_id = own_client(&caller)?;
+    let client_id = caller.require_own_client("assignments")?;
     agenda_for(&state, caller.clinic_id, client_id, &q).await
 }

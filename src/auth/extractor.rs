@@ -74,6 +74,26 @@ impl Caller {
         }
     }
 
+    /// Access to one client's data. A client's own login reaches its own (anyone else's is a
+    /// 404 for `what`, so its existence is not revealed); staff and API keys need `permission`.
+    pub fn require_client_access(&self, client_id: Uuid, permission: Permission, what: &str) -> Result<(), ApiError> {
+        match self.own_client_id() {
+            Some(own) if own == client_id => Ok(()),
+            Some(_) => Err(ApiError::not_found(what)),
+            None => self.require(permission),
+        }
+    }
+
+    /// For `/v1/me/...` data: the caller's own client record; 403 for staff and API keys, who
+    /// find a client's `what` under `/v1/clients/{id}/...`.
+    pub fn require_own_client(&self, what: &str) -> Result<Uuid, ApiError> {
+        self.own_client_id().ok_or_else(|| {
+            ApiError::forbidden(format!(
+                "Only a client's login has its own {what}; staff use /v1/clients/{{id}}/{what}."
+            ))
+        })
+    }
+
     /// For a staff member: their practitioner id (membership id).
     pub fn practitioner_id(&self) -> Option<Uuid> {
         match &self.principal {

@@ -197,14 +197,7 @@ async fn password_grant(state: &AppState, req: &HttpRequest, r: TokenRequest) ->
         return Err(ApiError::internal("validated fields missing"));
     };
     let email = email.into_string();
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let keys = [
-        (throttle::account_key(&email), throttle::PER_ACCOUNT),
-        (throttle::address_key(&address), throttle::PER_ADDRESS),
-    ];
+    let keys = throttle::sign_in_keys(&email, req);
 
     let mut conn = state.conn().await?;
     throttle::check(&mut conn, &keys).await?;

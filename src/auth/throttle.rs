@@ -22,6 +22,16 @@ pub fn address_key(addr: &str) -> String {
     format!("address:{addr}")
 }
 
+/// The keys a sign-in attempt counts against: the account, and the caller's address (the TCP
+/// peer; behind a proxy every caller shares the proxy's).
+pub fn sign_in_keys(email: &str, req: &actix_web::HttpRequest) -> [(String, i32); 2] {
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    [(account_key(email), PER_ACCOUNT), (address_key(&address), PER_ADDRESS)]
+}
+
 /// 429 when either key has used up its failures in the current window.
 pub async fn check(conn: &mut AsyncPgConnection, keys: &[(String, i32)]) -> Result<(), ApiError> {
     let names: Vec<&String> = keys.iter().map(|(k, _)| k).collect();

@@ -23,6 +23,13 @@ pub struct ClientRow {
 }
 
 impl ClientRow {
+    /// The client's IANA timezone, which their schedule follows (validated when stored).
+    pub fn tz(&self) -> Result<chrono_tz::Tz, crate::error::ApiError> {
+        self.timezone
+            .parse()
+            .map_err(|_| crate::error::ApiError::internal("a stored timezone does not parse"))
+    }
+
     pub fn into_response(self, login_accepted_at: Option<DateTime<Utc>>) -> ClientResponse {
         ClientResponse {
             id: self.id,

@@ -59,14 +59,7 @@ pub async fn create_clinic(
     let existing = auth_queries::user_by_email(&mut conn, email.as_str()).await?;
     let new_hash = match &existing {
         Some(user) => {
-            let address = req
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_else(|| "unknown".into());
-            let keys = [
-                (throttle::account_key(email.as_str()), throttle::PER_ACCOUNT),
-                (throttle::address_key(&address), throttle::PER_ADDRESS),
-            ];
+            let keys = throttle::sign_in_keys(email.as_str(), &req);
             throttle::check(&mut conn, &keys).await?;
             if !password::verify(body.admin.password.clone(), user.password_hash.clone()).await? {
                 throttle::record_failure(&mut conn, &keys).await?;

@@ -20,7 +20,7 @@ pub async fn reject_nul(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let has_nul = |s: &str| s.contains('\0') || s.to_ascii_lowercase().contains("%00");
+    let has_nul = |s: &str| s.contains('\0') || s.contains("%00");
     if has_nul(req.uri().path()) || req.uri().query().is_some_and(has_nul) {
         let err = crate::error::ApiError::bad_request("The path or query string contains a NUL character (%00).");
         return Ok(req.error_response(err));

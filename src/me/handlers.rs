@@ -7,6 +7,7 @@ use crate::events::{self, EventType};
 use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::Json;
 use crate::http::patch::Patch;
+use crate::practitioners::queries::MembershipChanges;
 use crate::state::AppState;
 use crate::values::parse_name;
 use actix_web::{HttpResponse, get, patch, web};
@@ -56,12 +57,6 @@ pub struct UpdateMeRequest {
     #[serde(default)]
     #[schema(value_type = String)]
     pub current_password: Patch<String>,
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = memberships)]
-struct NameChange<'a> {
-    name: Option<&'a str>,
 }
 
 async fn load_me(conn: &mut AsyncPgConnection, membership_id: Uuid) -> Result<MeResponse, ApiError> {
@@ -196,7 +191,10 @@ pub async fn update_me(
                     .filter(memberships::version.eq(expected_version)),
             )
             .set((
-                NameChange { name: name.as_deref() },
+                MembershipChanges {
+                    name: name.as_deref(),
+                    ..Default::default()
+                },
                 memberships::version.eq(memberships::version + 1),
                 memberships::updated_at.eq(chrono::Utc::now()),
             ))

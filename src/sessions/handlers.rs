@@ -191,23 +191,13 @@ fn logger(caller: &Caller) -> (LoggedByRole, Option<Uuid>) {
     }
 }
 
-/// The client a log belongs to reaches it (another client's is a 404); staff and keys need
-/// `permission`.
-fn own_or_permitted(caller: &Caller, row: &SessionRow, permission: Permission) -> Result<(), ApiError> {
-    match caller.own_client_id() {
-        Some(own) if own == row.client_id => Ok(()),
-        Some(_) => Err(ApiError::not_found("session")),
-        None => caller.require(permission),
-    }
-}
-
 fn may_read(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
-    own_or_permitted(caller, row, Permission::SessionsRead)
+    caller.require_client_access(row.client_id, Permission::SessionsRead, "session")
 }
 
 /// Changing a log: whoever logged it (an integration's logs: any key with `sessions:write`).
 fn may_change(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
-    own_or_permitted(caller, row, Permission::SessionsWrite)?;
+    caller.require_client_access(row.client_id, Permission::SessionsWrite, "session")?;
     let (role, by) = logger(caller);
     if role == row.logged_by_role && by == row.logged_by {
         Ok(())
@@ -225,11 +215,7 @@ async fn loggable(
     let assignment = assignment_queries::find(conn, caller.clinic_id, assignment_id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
-    match caller.own_client_id() {
-        Some(own) if own != assignment.client_id => return Err(ApiError::not_found("assignment")),
-        Some(_) => {}
-        None => caller.require(Permission::SessionsWrite)?,
-    }
+    caller.require_client_access(assignment.client_id, Permission::SessionsWrite, "assignment")?;
     let (client, _) = client_queries::find(conn, caller.clinic_id, assignment.client_id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
@@ -238,10 +224,7 @@ async fn loggable(
             "The client is archived: restore them before logging sessions.",
         ));
     }
-    let tz = client
-        .timezone
-        .parse::<Tz>()
-        .map_err(|_| ApiError::internal("a stored timezone does not parse"))?;
+    let tz = client.tz()?;
     Ok((assignment, tz))
 }
 
@@ -432,11 +415,7 @@ pub async fn list_client_sessions(
     q: web::Query<ListSessionsQuery>,
     p: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    match caller.own_client_id() {
-        Some(own) if own != *id => return Err(ApiError::not_found("client")),
-        Some(_) => {}
-        None => caller.require(Permission::SessionsRead)?,
-    }
+    caller.require_client_access(*id, Permission::SessionsRead, "client")?;
     check_range(q.from, q.to)?;
     {
         let mut conn = state.conn().await?;
@@ -477,9 +456,7 @@ pub async fn list_my_sessions(
     q: web::Query<ListSessionsQuery>,
     p: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let own = caller.own_client_id().ok_or_else(|| {
-        ApiError::forbidden("Only a client's login has its own sessions; staff use /v1/clients/{id}/sessions.")
-    })?;
+    let own = caller.require_own_client("sessions")?;
     check_range(q.from, q.to)?;
     let filter = ListFilter {
         client_id: Some(own),
@@ -721,7 +698,7 @@ pub async fn delete_session(
             if caller.own_client_id().is_some() {
                 return Err(e);
             }
-            own_or_permitted(&caller, &current, Permission::SessionsWrite)?;
+            caller.require_client_access(current.client_id, Permission::SessionsWrite, "session")?;
         }
         if_match.check(current.version)?;
         let row = queries::update(
