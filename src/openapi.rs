@@ -41,6 +41,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "routines", description = "Routine templates: ordered exercises with their dosage; built-in templates are copied to be edited"),
         (name = "sessions", description = "Session logs: what clients did, with offline-safe retries, pain flags and their review"),
+        (name = "progress", description = "Progress reports: adherence and streaks, pain, left/right measurements and their asymmetry, remote-monitoring windows"),
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
     ),
     // Reached only through `schema_with` (a nullable choice), so named here.

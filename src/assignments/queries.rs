@@ -15,7 +15,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Deserialize: the client list reads recent assignments as JSON rows (`to_jsonb`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Deserialize)]
 #[diesel(table_name = assignments)]
 pub struct AssignmentRow {
     pub id: Uuid,
@@ -53,7 +54,7 @@ pub struct ItemRow {
     pub notes: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = assignment_pauses)]
 pub struct PauseRow {
     pub assignment_id: Uuid,

@@ -37,6 +37,22 @@ pub struct ClientResponse {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A client as the clinic's list shows it: the client, and what a practitioner scans first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientListItem {
+    #[serde(flatten)]
+    pub client: ClientResponse,
+    /// When the client's latest session log was performed (deleted logs aside); `null` before
+    /// the first.
+    pub last_session_at: Option<DateTime<Utc>>,
+    /// Done ÷ due over the last 14 days of the client's calendar, today included once done, as
+    /// in the progress report; from 0 to 1, `null` when nothing was due.
+    #[schema(example = 0.75)]
+    pub adherence_14d: Option<f64>,
+    /// Flagged session logs that no practitioner has reviewed yet.
+    pub open_flags: i64,
+}
+
 /// A new client.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

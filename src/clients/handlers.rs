@@ -1,3 +1,4 @@
+use crate::assignments::schedule::local_date;
 use crate::auth::{Caller, Permission, Role, queries as auth_queries};
 use crate::clients::dto::*;
 use crate::clients::queries::{self, ClientChanges, ClientRow, ListFilter, NewClient};
@@ -9,6 +10,7 @@ use crate::http::pagination::{Page, PageParams};
 use crate::http::patch::Patch;
 use crate::invitations::{self, InvitationResponse};
 use crate::practitioners::queries::{NewMembership, insert_membership};
+use crate::progress::recent;
 use crate::state::AppState;
 use crate::values::{Email, parse_external_id, parse_name, parse_timezone};
 use actix_web::http::StatusCode;
@@ -156,13 +158,15 @@ async fn apply(
 /// List clients
 ///
 /// The clinic's clients in the order they were added; current ones unless `archived=true`.
-/// `q` searches name, email and external id. Practitioners and admins; a client gets 403.
+/// `q` searches name, email and external id. Each item also says what a practitioner scans
+/// first: `last_session_at`, `adherence_14d` and `open_flags` (read in the page's one query).
+/// Practitioners and admins; a client gets 403.
 #[utoipa::path(
     tag = "clients",
     operation_id = "list_clients",
     params(ListClientsQuery, PageParams),
     responses(
-        (status = 200, description = "A page of clients", body = Page<ClientResponse>),
+        (status = 200, description = "A page of clients", body = Page<ClientListItem>),
         (status = 400, description = "Malformed query parameters", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `clients:read`", body = Problem, content_type = "application/problem+json"),
@@ -187,12 +191,23 @@ pub async fn list_clients(
     };
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, caller.clinic_id, &filter, after, limit).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(
-        rows,
-        limit,
-        |(c, _)| c.id,
-        |(c, login)| c.into_response(login),
-    )))
+    let now = Utc::now();
+    let items = rows
+        .into_iter()
+        .map(|(c, login, summary)| {
+            let tz = c.tz()?;
+            let adherence_14d =
+                recent::adherence(&summary.recent_homework, tz, local_date(now, tz), queries::SUMMARY_DAYS)
+                    .map_err(|e| ApiError::internal(format!("the recent homework of a client does not read: {e}")))?;
+            Ok(ClientListItem {
+                client: c.into_response(login),
+                last_session_at: summary.last_session_at,
+                adherence_14d,
+                open_flags: summary.open_flags,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(items, limit, |i| i.client.id, |i| i)))
 }
 
 /// Add a client

@@ -159,18 +159,70 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A page of clients in creation order, after the client id `after`.
+/// What the clinic's list shows beside each client, read by the list's own query.
+#[derive(Debug, Clone, Queryable)]
+pub struct ListSummary {
+    /// When the latest live log was performed.
+    pub last_session_at: Option<DateTime<Utc>>,
+    /// Flagged live logs not reviewed yet.
+    pub open_flags: i64,
+    /// The assignments of about the last fortnight, as JSON: see [`RECENT_HOMEWORK`].
+    pub recent_homework: serde_json::Value,
+}
+
+/// Days of homework the list's summary covers, and the margin its SQL reads around them: the
+/// database's `current_date` may be a day away from the client's, whose calendar decides in
+/// Rust.
+pub const SUMMARY_DAYS: i64 = 14;
+
+const LAST_SESSION_AT: &str = "(SELECT max(s.performed_at) FROM session_logs s \
+     WHERE s.clinic_id = clients.clinic_id AND s.client_id = clients.id AND s.deleted_at IS NULL)";
+
+const OPEN_FLAGS: &str = "(SELECT count(*) FROM session_logs s \
+     WHERE s.clinic_id = clients.clinic_id AND s.client_id = clients.id AND s.deleted_at IS NULL \
+     AND s.flagged AND s.reviewed_at IS NULL)";
+
+/// `[{"assignment": <row>, "pauses": [<row>...], "logged": [[date, count]...]}]`: each
+/// assignment that may have been due in the last 16 days, with its pauses and its live logs per
+/// local date since then.
+const RECENT_HOMEWORK: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object( \
+       'assignment', to_jsonb(a), \
+       'pauses', (SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.paused_at), '[]'::jsonb) \
+                  FROM assignment_pauses p WHERE p.clinic_id = a.clinic_id AND p.assignment_id = a.id), \
+       'logged', (SELECT coalesce(jsonb_agg(jsonb_build_array(l.local_date, l.n)), '[]'::jsonb) \
+                  FROM (SELECT s.local_date, count(*) AS n FROM session_logs s \
+                        WHERE s.clinic_id = a.clinic_id AND s.assignment_id = a.id \
+                        AND s.deleted_at IS NULL AND s.local_date >= current_date - 16 \
+                        GROUP BY s.local_date) l) \
+     ) ORDER BY a.id), '[]'::jsonb) \
+     FROM assignments a WHERE a.clinic_id = clients.clinic_id AND a.client_id = clients.id \
+     AND a.start_date <= current_date + 1 \
+     AND (a.end_date IS NULL OR a.end_date >= current_date - 16) \
+     AND (a.ended_at IS NULL OR a.ended_at >= now() - interval '17 days'))";
+
+/// A page of clients in creation order, after the client id `after`, each with its login
+/// state and its summary, in one query.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     filter: &ListFilter,
     after: Option<Uuid>,
     limit: i64,
-) -> QueryResult<Vec<(ClientRow, Option<DateTime<Utc>>)>> {
+) -> QueryResult<Vec<(ClientRow, Option<DateTime<Utc>>, ListSummary)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Jsonb, Nullable, Timestamptz};
     let mut q = clients::table
         .left_join(memberships::table.on(memberships::client_id.eq(clients::id.nullable())))
         .filter(clients::clinic_id.eq(clinic_id))
-        .select((ClientRow::as_select(), login_accepted()))
+        .select((
+            ClientRow::as_select(),
+            login_accepted(),
+            (
+                sql::<Nullable<Timestamptz>>(LAST_SESSION_AT),
+                sql::<BigInt>(OPEN_FLAGS),
+                sql::<Jsonb>(RECENT_HOMEWORK),
+            ),
+        ))
         .order(clients::id)
         .limit(limit + 1)
         .into_boxed();

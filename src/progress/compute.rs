@@ -2,6 +2,7 @@
 //! left/right asymmetry of measurements, and remote-monitoring windows. No database here, so
 //! every rule has unit and property tests.
 
+use crate::assignments::schedule::Schedule;
 use chrono::{Datelike, Duration, NaiveDate};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,27 @@ pub struct Adherence {
     pub ratio: Option<f64>,
     pub current_streak: u32,
     pub longest_streak: u32,
+}
+
+/// The occurrences of `schedule` in `[from, to]`, oldest first; `logs_on(date)` says how many
+/// live logs that date has, and the first that many slots are done (as the agenda shows them).
+pub fn occurrences(
+    schedule: &Schedule,
+    from: NaiveDate,
+    to: NaiveDate,
+    logs_on: impl Fn(NaiveDate) -> u32,
+) -> Vec<Occurrence> {
+    schedule
+        .dates(from, to)
+        .flat_map(|date| {
+            let logs = logs_on(date);
+            (1..=schedule.times_per_day).map(move |slot| Occurrence {
+                date,
+                slot,
+                done: u32::from(slot) <= logs,
+            })
+        })
+        .collect()
 }
 
 /// Adherence over occurrences sorted by (date, slot). Today's occurrences that are not done
@@ -264,6 +286,41 @@ mod tests {
         assert!(monitoring_windows(start, start, &full)[0].reaches_threshold);
         let short: BTreeSet<NaiveDate> = (0..15).map(|i| start + Duration::days(i)).collect();
         assert!(!monitoring_windows(start, start, &short)[0].reaches_threshold);
+    }
+
+    #[test]
+    fn occurrences_follow_the_schedule_and_the_logs() {
+        let schedule = Schedule {
+            start_date: d("2026-11-23"), // a Monday
+            end_date: None,
+            days_of_week: vec![
+                crate::assignments::schedule::DayOfWeek::Mon,
+                crate::assignments::schedule::DayOfWeek::Wed,
+            ],
+            times_per_day: 2,
+            paused: vec![],
+        };
+        let o = occurrences(&schedule, d("2026-11-20"), d("2026-11-30"), |date| {
+            if date == d("2026-11-23") {
+                1
+            } else if date == d("2026-11-25") {
+                5
+            } else {
+                0
+            }
+        });
+        let seen: Vec<(NaiveDate, u8, bool)> = o.iter().map(|x| (x.date, x.slot, x.done)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (d("2026-11-23"), 1, true),
+                (d("2026-11-23"), 2, false),
+                (d("2026-11-25"), 1, true),
+                (d("2026-11-25"), 2, true),
+                (d("2026-11-30"), 1, false),
+                (d("2026-11-30"), 2, false),
+            ]
+        );
     }
 
     proptest! {

@@ -436,6 +436,10 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
         "get_client_agenda",
         (Method::GET, format!("/v1/clients/{c}/agenda"), None),
     );
+    t.insert(
+        "get_client_progress",
+        (Method::GET, format!("/v1/clients/{c}/progress"), None),
+    );
     let sess = &f.session;
     t.insert(
         "create_session",

@@ -10,4 +10,5 @@ mod integrations;
 mod library;
 mod ops;
 mod people;
+mod progress;
 mod sessions;
