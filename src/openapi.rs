@@ -45,7 +45,11 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
     ),
     // Reached only through `schema_with` (a nullable choice), so named here.
-    components(schemas(crate::sessions::dto::EntrySide, crate::sessions::dto::ReviewResponse)),
+    components(schemas(
+        crate::sessions::dto::EntrySide,
+        crate::sessions::dto::ReviewResponse,
+        crate::progress::dto::AsymmetryResponse
+    )),
     modifiers(&Conventions)
 )]
 struct BaseDoc;
@@ -326,7 +330,43 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     }
     document_no_nul(&mut doc);
     document_if_match(&mut doc);
+    drop_unreferenced_schemas(&mut doc);
     doc
+}
+
+/// Removes component schemas nothing refers to. A generic list (`Page<T>`) embeds its item
+/// schema, so an item type used nowhere else would be listed as a component no operation uses.
+fn drop_unreferenced_schemas(doc: &mut OpenApi) {
+    fn refs(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", serde_json::Value::String(r)) => {
+                            if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                                found.insert(name.to_string());
+                            }
+                        }
+                        _ => refs(v, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    // Removing a schema can leave others unreferenced: repeat until nothing changes.
+    loop {
+        let Ok(value) = serde_json::to_value(&*doc) else { return };
+        let mut used = std::collections::BTreeSet::new();
+        refs(&value, &mut used);
+        let Some(components) = doc.components.as_mut() else { return };
+        let before = components.schemas.len();
+        components.schemas.retain(|name, _| used.contains(name));
+        if components.schemas.len() == before {
+            return;
+        }
+    }
 }
 
 /// `If-Match` holds one or more ETags (or `*`): an empty header is malformed and answered 400,

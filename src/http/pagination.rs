@@ -60,7 +60,8 @@ pub fn decode_cursor<K: DeserializeOwned>(s: &str) -> Result<K, ApiError> {
 pub struct Page<T> {
     /// The items of this page, in the list's stable order.
     pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page (always present).
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

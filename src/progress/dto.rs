@@ -125,6 +125,7 @@ pub struct MeasurementProgress {
     /// The latest value per side.
     pub latest: LatestValues,
     /// Left against right; `null` unless both sides were measured in the range.
+    #[schema(schema_with = nullable_asymmetry)]
     pub asymmetry: Option<AsymmetryResponse>,
 }
 
@@ -180,4 +181,11 @@ pub struct ProgressResponse {
     pub measurements: Vec<MeasurementProgress>,
     /// Each assignment scheduled in the range, oldest first.
     pub assignments: Vec<AssignmentProgress>,
+}
+
+fn nullable_asymmetry() -> utoipa::openapi::Schema {
+    crate::sessions::dto::nullable(
+        "AsymmetryResponse",
+        "Left against right; `null` unless both sides were measured in the range.",
+    )
 }

@@ -313,7 +313,7 @@ pub struct ListClinicSessionsQuery {
 
 /// A named schema or `null`, with the description beside the choice (where linters and client
 /// generators read it) rather than inside its `$ref` branch.
-fn nullable(name: &str, description: &str) -> utoipa::openapi::Schema {
+pub(crate) fn nullable(name: &str, description: &str) -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     use utoipa::openapi::{Ref, RefOr};
     OneOfBuilder::new()
