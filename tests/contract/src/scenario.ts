@@ -5,8 +5,7 @@
 // Usage: REHABIT_BASE_URL=http://127.0.0.1:8080 node dist/scenario.js
 import { randomUUID } from "node:crypto";
 import { anonymous, check, expectData, expectProblem, ScenarioError, signedIn, type Api } from "./api.js";
-// Enable once GET/POST /v1/clients are merged (and drop the exclude in tsconfig.json):
-// import { clientsPart } from "./clients.js";
+import { clientsPart } from "./clients.js";
 
 const baseUrl = process.env.REHABIT_BASE_URL ?? "http://127.0.0.1:8080";
 const run = randomUUID().slice(0, 8);
@@ -176,9 +175,9 @@ async function main(): Promise<void> {
   console.log(`contract scenario against ${baseUrl}`);
   const session = await signUpAndSignIn();
   await whoAmI(session);
-  // Enable once GET/POST /v1/clients are merged:
-  // await step("create clients and follow the cursor through every page", () =>
-  //   clientsPart(session.api, { run, practitionerId: session.practitionerId }));
+  await step("create clients, follow the cursor through every page, read their problems", () =>
+    clientsPart(session.api, { run, practitionerId: session.practitionerId }),
+  );
   await problems();
   await refreshAndRevoke(session);
   console.log(`contract scenario: ${steps} steps passed`);
