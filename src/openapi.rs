@@ -360,7 +360,9 @@ fn drop_unreferenced_schemas(doc: &mut OpenApi) {
         let Ok(value) = serde_json::to_value(&*doc) else { return };
         let mut used = std::collections::BTreeSet::new();
         refs(&value, &mut used);
-        let Some(components) = doc.components.as_mut() else { return };
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
         let before = components.schemas.len();
         components.schemas.retain(|name, _| used.contains(name));
         if components.schemas.len() == before {

@@ -1,4 +1,4 @@
-use crate::auth::{Caller, Role, password, queries as auth_queries};
+use crate::auth::{Caller, Role, password, queries as auth_queries, throttle};
 use crate::clients::queries::{self as client_queries, ClientChanges};
 use crate::clinics::dto::ClinicRef;
 use crate::db::schema::{clinics, memberships, users};
@@ -121,7 +121,9 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
 /// Update my account
 ///
 /// Changes one's display name, or password (with `current_password`). A new password ends every
-/// other sign-in of the login. Honours `If-Match`.
+/// other sign-in of the login. A wrong `current_password` is a 422 naming it (the access token
+/// stays valid) and counts as a failed sign-in of the login: after 5 in 15 minutes, 429.
+/// Honours `If-Match`.
 #[utoipa::path(
     tag = "me",
     operation_id = "update_me",
@@ -132,12 +134,14 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
         (status = 200, description = "The updated account", body = MeResponse,
             headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token, or a wrong `current_password`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is an API key, not a person", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule, or `current_password` is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong `current_password` guesses (they count against the login's failed sign-ins)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -174,8 +178,16 @@ pub async fn update_me(
     let new_hash = match (new_password, current_password) {
         (Some(new), Some(old)) => {
             let user = auth_queries::user_by_id(&mut conn, member.user_id).await?;
+            // Guesses count against the login's sign-in allowance: a stolen access token must
+            // not be a way to try passwords without limit.
+            let keys = [(throttle::account_key(&user.email), throttle::PER_ACCOUNT)];
+            throttle::check(&mut conn, &keys).await?;
             if !password::verify(old, user.password_hash).await? {
-                return Err(ApiError::unauthorized("`current_password` is wrong."));
+                throttle::record_failure(&mut conn, &keys).await?;
+                return Err(ApiError::validation(
+                    "current_password",
+                    "is not the login's current password",
+                ));
             }
             Some(password::hash(new).await?)
         }

@@ -459,7 +459,12 @@ async fn me_changes_name_and_password() {
         .json(json!({"password": "a brand new password", "current_password": "wrong one!!"}))
         .send()
         .await;
-    res.problem(401);
+    assert_eq!(
+        res.problem(422)["errors"][0]["field"],
+        "current_password",
+        "a wrong password is not a bad token: apps must not sign out"
+    );
+    assert_eq!(app.get("/v1/me").bearer(a).send().await.status, 200);
     let res = app
         .patch("/v1/me")
         .bearer(a)
@@ -472,6 +477,26 @@ async fn me_changes_name_and_password() {
     assert_eq!(app.get("/v1/me").bearer(a).send().await.status, 200);
     app.login("me@clinic.example", PASSWORD).await.problem(401);
     assert_eq!(app.login("me@clinic.example", "a brand new password").await.status, 200);
+}
+
+#[actix_web::test]
+async fn current_password_guesses_count_as_failed_sign_ins() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Guess clinic", "guess@clinic.example").await;
+    let guess = |n: usize| {
+        app.patch("/v1/me")
+            .bearer(&token)
+            .json(json!({"password": "a brand new password", "current_password": format!("guess number {n}")}))
+            .send()
+    };
+    for n in 0..rehabit::auth::throttle::PER_ACCOUNT {
+        guess(usize::try_from(n).unwrap_or(0)).await.problem(422);
+    }
+    let res = guess(99).await;
+    res.problem(429);
+    assert!(res.header("retry-after").is_some());
+    // The same allowance as signing in: the account is locked for a while either way.
+    app.login("guess@clinic.example", PASSWORD).await.problem(429);
 }
 
 #[actix_web::test]

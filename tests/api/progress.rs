@@ -224,8 +224,7 @@ async fn progress_reports_adherence_pain_asymmetry_and_windows() {
     );
     assert_eq!(first["adherence"]["done"], 3);
     assert_eq!(
-        first["measurements"][0]["asymmetry"]["change"],
-        0.0,
+        first["measurements"][0]["asymmetry"]["change"], 0.0,
         "the same gap on each of the three days"
     );
     assert_eq!(
