@@ -288,6 +288,23 @@ impl TestApp {
             .await
     }
 
+    /// As `admin`, adds a client (`body` as for `POST /v1/clients`), invites them and accepts
+    /// the invitation; returns the client's id and the client's access token.
+    pub async fn client_with_login(&self, admin: &str, body: Value) -> (String, String) {
+        let res = self.post("/v1/clients").bearer(admin).json(body).send().await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let client_id = res.body["id"].as_str().expect("id").to_string();
+        let res = self
+            .post(&format!("/v1/clients/{client_id}/invitation"))
+            .bearer(admin)
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let res = self.accept(res.body["token"].as_str().expect("token"), PASSWORD).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        (client_id, res.body["access_token"].as_str().expect("token").to_string())
+    }
+
     /// Signs a clinic up and returns an admin access token.
     pub async fn admin_token(&self, clinic: &str, email: &str) -> String {
         self.signup(clinic, email).await;

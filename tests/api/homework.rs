@@ -20,27 +20,16 @@ fn ok(res: &TestResponse, status: u16) -> Value {
 async fn clinic(app: &TestApp, name: &str, tz: &str) -> Clinic {
     let email = format!("admin@{}.example", name.to_lowercase());
     let admin = app.admin_token(name, &email).await;
-    let client = ok(
-        &app.post("/v1/clients")
-            .bearer(&admin)
-            .json(json!({"name": "Sam Lee", "email": format!("sam@{}.example", name.to_lowercase()), "timezone": tz}))
-            .send()
-            .await,
-        201,
-    );
-    let client_id = client["id"].as_str().expect("id").to_string();
-    let inv = ok(
-        &app.post(&format!("/v1/clients/{client_id}/invitation"))
-            .bearer(&admin)
-            .send()
-            .await,
-        201,
-    );
-    let token = ok(&app.accept(inv["token"].as_str().expect("token"), PASSWORD).await, 200);
+    let (client_id, client) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Sam Lee", "email": format!("sam@{}.example", name.to_lowercase()), "timezone": tz}),
+        )
+        .await;
     Clinic {
         admin,
         client_id,
-        client: token["access_token"].as_str().expect("t").to_string(),
+        client,
     }
 }
 

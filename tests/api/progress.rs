@@ -1,6 +1,6 @@
 //! Progress reports and the client list's summary, through HTTP.
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use crate::helpers::{TestApp, TestResponse};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rehabit::library::content::HIP_MOBILITY;
@@ -42,26 +42,15 @@ struct Clinic {
 
 async fn clinic(app: &TestApp, name: &str) -> Clinic {
     let admin = app.admin_token(name, &format!("admin@{name}.example")).await;
-    let client = ok(
-        &app.post("/v1/clients")
-            .bearer(&admin)
-            .json(json!({"name": "Kai", "email": format!("kai@{name}.example"), "timezone": TZ}))
-            .send()
-            .await,
-        201,
-    );
-    let client_id = client["id"].as_str().expect("id").to_string();
-    let inv = ok(
-        &app.post(&format!("/v1/clients/{client_id}/invitation"))
-            .bearer(&admin)
-            .send()
-            .await,
-        201,
-    );
-    let token = ok(&app.accept(inv["token"].as_str().expect("t"), PASSWORD).await, 200);
+    let (client_id, client) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Kai", "email": format!("kai@{name}.example"), "timezone": TZ}),
+        )
+        .await;
     Clinic {
         admin,
-        client: token["access_token"].as_str().expect("t").to_string(),
+        client,
         client_id,
     }
 }

@@ -19,23 +19,12 @@ fn ok(res: &TestResponse, status: u16) -> Value {
 
 async fn setup(app: &TestApp, name: &str, times_per_day: u8) -> Setup {
     let admin = app.admin_token(name, &format!("admin@{name}.example")).await;
-    let client = ok(
-        &app.post("/v1/clients")
-            .bearer(&admin)
-            .json(json!({"name": "Sam", "email": format!("sam@{name}.example"), "timezone": "America/New_York"}))
-            .send()
-            .await,
-        201,
-    );
-    let client_id = client["id"].as_str().expect("id").to_string();
-    let inv = ok(
-        &app.post(&format!("/v1/clients/{client_id}/invitation"))
-            .bearer(&admin)
-            .send()
-            .await,
-        201,
-    );
-    let token = ok(&app.accept(inv["token"].as_str().expect("t"), PASSWORD).await, 200);
+    let (client_id, client) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Sam", "email": format!("sam@{name}.example"), "timezone": "America/New_York"}),
+        )
+        .await;
     let start = Utc::now().date_naive() - Duration::days(10);
     let assignment = ok(
         &app.post(&format!("/v1/clients/{client_id}/assignments"))
@@ -49,7 +38,7 @@ async fn setup(app: &TestApp, name: &str, times_per_day: u8) -> Setup {
     );
     Setup {
         admin,
-        client: token["access_token"].as_str().expect("t").to_string(),
+        client,
         client_id,
         assignment,
     }
