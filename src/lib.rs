@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod exercises;
+pub mod housekeeping;
 pub mod http;
 pub mod invitations;
 pub mod library;

@@ -111,10 +111,15 @@ fn spawn_housekeeping(state: AppState) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Ok(mut conn) = state.pool.get().await
-                && let Err(e) = rehabit::http::idempotency::purge_expired(&mut conn).await
-            {
-                tracing::warn!(error = %e, "housekeeping failed");
+            let Ok(mut conn) = state.pool.get().await else { continue };
+            match rehabit::housekeeping::run_once(&mut conn).await {
+                Ok(p) => tracing::info!(
+                    idempotency_keys = p.idempotency_keys,
+                    deliveries = p.deliveries,
+                    throttle_windows = p.throttle_windows,
+                    "housekeeping purged"
+                ),
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
             }
         }
     });

@@ -1425,6 +1425,54 @@ async fn redelivery_sends_the_same_event_again_as_a_new_delivery() {
 }
 
 #[actix_web::test]
+async fn housekeeping_deletes_deliveries_finished_long_ago() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let receiver = Receiver::start().await;
+    let webhook = create_webhook(&app, &admin, &receiver.url, &["client.created"]).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    new_client(&app, &admin, "Old").await;
+    let w = worker(&app, false, rehabit::webhooks::worker::system_clock());
+    w.run_once().await.expect("run");
+    let old = deliveries(&app, &admin, &webhook).await.remove(0);
+    let old_id = old["id"].as_str().expect("id");
+    // A redelivery of it, finished now; and a new event whose delivery is still pending.
+    let path = format!("/v1/webhooks/{webhook}/deliveries/{old_id}/redeliver");
+    assert_eq!(app.post(&path).bearer(&admin).send().await.status, 202);
+    w.run_once().await.expect("run");
+    new_client(&app, &admin, "Pending").await;
+    let mut db = app.db().await;
+    let aged = diesel::sql_query(format!(
+        "UPDATE webhook_deliveries SET completed_at = now() - interval '31 days' WHERE id = '{old_id}'"
+    ))
+    .execute(&mut db)
+    .await
+    .expect("age it");
+    assert_eq!(aged, 1);
+
+    let purged = rehabit::housekeeping::run_once(&mut db).await.expect("housekeeping");
+    assert_eq!(purged.deliveries, 1);
+    let left = deliveries(&app, &admin, &webhook).await;
+    assert_eq!(left.len(), 2, "the redelivery and the pending one stay");
+    assert!(left.iter().all(|d| d["id"] != old_id));
+    assert!(left.iter().any(|d| d["state"] == "pending"));
+    assert!(
+        left.iter().all(|d| d["redelivery_of"].is_null()),
+        "a redelivery outlives the delivery it repeated"
+    );
+    assert_eq!(
+        rehabit::housekeeping::run_once(&mut db)
+            .await
+            .expect("again")
+            .deliveries,
+        0
+    );
+}
+
+#[actix_web::test]
 async fn webhook_endpoints_are_managed_with_versions_and_stay_in_their_clinic() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token("Clinic", "admin@c.example").await;
