@@ -10,6 +10,7 @@ pub mod clients;
 pub mod clinics;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod exercises;

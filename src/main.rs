@@ -1,15 +1,17 @@
-//! `rehabit [serve|migrate|openapi]`: serve the API (default), run migrations, or print the
-//! OpenAPI document.
+//! `rehabit [serve|migrate|openapi|demo]`: serve the API (default), run migrations, print the
+//! OpenAPI document, or fill a new demo clinic with plausible data (`rehabit demo --help`).
 
 use rehabit::config::{Config, redact_url};
 use rehabit::{db, ops, state::AppState, telemetry};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: rehabit [serve|migrate|openapi]";
+const USAGE: &str = "usage: rehabit [serve|migrate|openapi]
+       rehabit demo [--clients N] [--weeks W] [--seed S] [--json]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let args: Vec<String> = std::env::args().collect();
+    let command = args.get(1).cloned().unwrap_or_else(|| "serve".into());
     match command.as_str() {
         "openapi" => match serde_json::to_string_pretty(&rehabit::openapi_document()) {
             Ok(doc) => {
@@ -22,6 +24,7 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => fail(&message),
         },
+        "demo" => demo(&args[2..]).await,
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -35,29 +38,75 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(serve: bool) -> Result<(), String> {
-    let config = Config::from_env()?;
-    telemetry::init(config.log_format);
-    let url = config.database_url.expose().to_string();
+/// What every command that uses the database does first: create the database if it is
+/// missing, run pending migrations, and install (or update) the built-in library.
+async fn prepare_database(url: &str) -> Result<(), String> {
     let unreachable = |e: String| {
         format!(
             "cannot reach PostgreSQL at {} ({}). Start one with `docker compose up -d postgres`, or point DATABASE_URL at a running server.",
-            redact_url(&url),
+            redact_url(url),
             e.lines().next().unwrap_or("").trim()
         )
     };
-    db::create_database_if_missing(&url).await.map_err(unreachable)?;
-    let applied = db::run_migrations(&url)
+    db::create_database_if_missing(url).await.map_err(unreachable)?;
+    let applied = db::run_migrations(url)
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
     tracing::info!(count = applied.len(), "migrations applied");
-    let installed = install_library(&url).await?;
+    let installed = install_library(url).await?;
     tracing::info!(
         created = installed.created,
         updated = installed.updated,
         archived = installed.archived,
         "built-in library installed"
     );
+    Ok(())
+}
+
+/// `rehabit demo`: a new demo clinic in the database at DATABASE_URL. Bad arguments are a usage
+/// error (exit status 2).
+async fn demo(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{}", rehabit::demo::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let options = match rehabit::demo::Options::parse(args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("rehabit demo: {message}\n{}", rehabit::demo::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let made = async {
+        let config = Config::from_env()?;
+        // Logs go to standard error: standard output is the report (`--json` for scripts).
+        telemetry::init_stderr(config.log_format);
+        let url = config.database_url.expose().to_string();
+        prepare_database(&url).await?;
+        let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+            .await
+            .map_err(|e| format!("cannot connect to fill the demo clinic: {e}"))?;
+        let report = rehabit::demo::run(&mut conn, &options).await?;
+        Ok::<_, String>((report, rehabit::demo::report::base_url(&config.bind_addr)))
+    };
+    match made.await {
+        Ok((report, base_url)) => {
+            if options.json {
+                println!("{}", report.to_json(&base_url));
+            } else {
+                print!("{}", report.to_text(&base_url));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+async fn run(serve: bool) -> Result<(), String> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let url = config.database_url.expose().to_string();
+    prepare_database(&url).await?;
     if !serve {
         return Ok(());
     }

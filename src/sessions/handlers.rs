@@ -32,23 +32,24 @@ fn answer(mut res: HttpResponseBuilder, s: &SessionResponse) -> HttpResponse {
     res.json(s)
 }
 
-/// The content of a log after validation: what a replay is compared by.
+/// The content of a log after validation: what a replay is compared by. Shared with the demo
+/// generator, whose logs must compare equal to a client's replay of them.
 #[derive(Debug, Clone, Serialize)]
-struct Content {
-    performed_at: DateTime<Utc>,
-    duration_seconds: Option<i32>,
-    pain_before: Option<i16>,
-    pain_after: Option<i16>,
-    effort: Option<i16>,
-    notes: Option<String>,
-    entries: Vec<EntryBody>,
-    measurements: Vec<MeasurementBody>,
+pub(crate) struct Content {
+    pub(crate) performed_at: DateTime<Utc>,
+    pub(crate) duration_seconds: Option<i32>,
+    pub(crate) pain_before: Option<i16>,
+    pub(crate) pain_after: Option<i16>,
+    pub(crate) effort: Option<i16>,
+    pub(crate) notes: Option<String>,
+    pub(crate) entries: Vec<EntryBody>,
+    pub(crate) measurements: Vec<MeasurementBody>,
 }
 
 impl Content {
     /// SHA-256 of the content in canonical form: instants in UTC, so the same instant written
     /// with another offset is the same log.
-    fn hash(&self, assignment_id: Uuid) -> Vec<u8> {
+    pub(crate) fn hash(&self, assignment_id: Uuid) -> Vec<u8> {
         let canonical = serde_json::json!({
             "assignment_id": assignment_id,
             "performed_at": self.performed_at.to_rfc3339_opts(SecondsFormat::Micros, true),

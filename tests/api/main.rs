@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod conventions;
+mod demo;
 mod gates;
 mod homework;
 mod integrations;
