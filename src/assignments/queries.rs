@@ -15,8 +15,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-// Deserialize: the client list reads recent assignments as JSON rows (`to_jsonb`).
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = assignments)]
 pub struct AssignmentRow {
     pub id: Uuid,
@@ -54,7 +53,7 @@ pub struct ItemRow {
     pub notes: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = assignment_pauses)]
 pub struct PauseRow {
     pub assignment_id: Uuid,
@@ -76,26 +75,56 @@ struct ExerciseCols {
     default_dosage: serde_json::Value,
 }
 
+/// The stored columns a schedule is made of.
+#[derive(Debug, Clone)]
+pub struct ScheduleColumns {
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub days_of_week: Vec<DayOfWeek>,
+    pub times_per_day: i16,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// An assignment's schedule in the client's calendar: pauses (paused, resumed) take their days
+/// out, and nothing is due after the day it was completed or cancelled.
+pub fn schedule_of(
+    c: ScheduleColumns,
+    pauses: impl Iterator<Item = (DateTime<Utc>, Option<DateTime<Utc>>)>,
+    tz: Tz,
+) -> Schedule {
+    let ended = c.ended_at.map(|at| local_date(at, tz));
+    let end_date = match (c.end_date, ended) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Schedule {
+        start_date: c.start_date,
+        end_date,
+        days_of_week: c.days_of_week,
+        times_per_day: u8::try_from(c.times_per_day).unwrap_or(1),
+        paused: pauses
+            .map(|(paused_at, resumed_at)| PausedDays::from_instants(paused_at, resumed_at, tz))
+            .collect(),
+    }
+}
+
 impl AssignmentRow {
-    /// The schedule as the occurrence computation sees it, in the client's calendar: pauses
-    /// take their days out, and nothing is due after the day it was completed or cancelled.
+    /// The schedule as the occurrence computation sees it, in the client's calendar.
     pub fn schedule(&self, pauses: &[PauseRow], tz: Tz) -> Schedule {
-        let ended = self.ended_at.map(|at| local_date(at, tz));
-        let end_date = match (self.end_date, ended) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        Schedule {
-            start_date: self.start_date,
-            end_date,
-            days_of_week: self.days_of_week.clone(),
-            times_per_day: u8::try_from(self.times_per_day).unwrap_or(1),
-            paused: pauses
+        schedule_of(
+            ScheduleColumns {
+                start_date: self.start_date,
+                end_date: self.end_date,
+                days_of_week: self.days_of_week.clone(),
+                times_per_day: self.times_per_day,
+                ended_at: self.ended_at,
+            },
+            pauses
                 .iter()
                 .filter(|p| p.assignment_id == self.id)
-                .map(|p| PausedDays::from_instants(p.paused_at, p.resumed_at, tz))
-                .collect(),
-        }
+                .map(|p| (p.paused_at, p.resumed_at)),
+            tz,
+        )
     }
 
     pub fn into_response(self, items: Vec<AssignmentItemResponse>, pauses: Vec<PauseResponse>) -> AssignmentResponse {

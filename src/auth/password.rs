@@ -155,14 +155,22 @@ mod tests {
         // Ours verifies with the crate's own verifier...
         let ours = hash("correct horse battery".into()).await.expect("hashes");
         let parsed = PasswordHash::new(&ours).expect("a PHC string");
-        assert!(Argon2::default().verify_password(b"correct horse battery", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
         assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
         // ...and the crate's (as stored by earlier versions) with ours.
         let theirs = Argon2::default()
             .hash_password_with_salt(b"another password", b"0123456789abcdef")
             .expect("hashes")
             .to_string();
-        assert!(verify("another password".into(), Some(theirs.clone())).await.expect("runs"));
+        assert!(
+            verify("another password".into(), Some(theirs.clone()))
+                .await
+                .expect("runs")
+        );
         assert!(!verify("another passwore".into(), Some(theirs)).await.expect("runs"));
         assert!(!verify("x".into(), Some("not a hash".into())).await.expect("runs"));
     }

@@ -196,9 +196,14 @@ pub async fn list_clients(
         .into_iter()
         .map(|(c, login, summary)| {
             let tz = c.tz()?;
-            let adherence_14d =
-                recent::adherence(&summary.recent_homework, tz, local_date(now, tz), queries::SUMMARY_DAYS)
-                    .map_err(|e| ApiError::internal(format!("the recent homework of a client does not read: {e}")))?;
+            let adherence_14d = recent::adherence(
+                summary.recent_assignments.as_ref(),
+                summary.recent_logs.as_ref(),
+                tz,
+                local_date(now, tz),
+                queries::SUMMARY_DAYS,
+            )
+            .map_err(|e| ApiError::internal(format!("the recent homework of a client does not read: {e}")))?;
             Ok(ClientListItem {
                 client: c.into_response(login),
                 last_session_at: summary.last_session_at,

@@ -166,11 +166,13 @@ pub struct ListSummary {
     pub last_session_at: Option<DateTime<Utc>>,
     /// Flagged live logs not reviewed yet.
     pub open_flags: i64,
-    /// The assignments of about the last fortnight, as JSON: see [`RECENT_HOMEWORK`].
-    pub recent_homework: serde_json::Value,
+    /// The assignments of about the last fortnight, as JSON: see [`RECENT_ASSIGNMENTS`].
+    pub recent_assignments: Option<serde_json::Value>,
+    /// Their live logs since then, as JSON: see [`RECENT_LOGS`].
+    pub recent_logs: Option<serde_json::Value>,
 }
 
-/// Days of homework the list's summary covers, and the margin its SQL reads around them: the
+/// Days of homework the list's summary covers. Its SQL reads two days more on each side: the
 /// database's `current_date` may be a day away from the client's, whose calendar decides in
 /// Rust.
 pub const SUMMARY_DAYS: i64 = 14;
@@ -182,23 +184,24 @@ const OPEN_FLAGS: &str = "(SELECT count(*) FROM session_logs s \
      WHERE s.clinic_id = clients.clinic_id AND s.client_id = clients.id AND s.deleted_at IS NULL \
      AND s.flagged AND s.reviewed_at IS NULL)";
 
-/// `[{"assignment": <row>, "pauses": [<row>...], "logged": [[date, count]...]}]`: each
-/// assignment that may have been due in the last 16 days, with its pauses and its live logs per
-/// local date since then.
-const RECENT_HOMEWORK: &str = "(SELECT coalesce(jsonb_agg(jsonb_build_object( \
-       'assignment', to_jsonb(a), \
-       'pauses', (SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.paused_at), '[]'::jsonb) \
-                  FROM assignment_pauses p WHERE p.clinic_id = a.clinic_id AND p.assignment_id = a.id), \
-       'logged', (SELECT coalesce(jsonb_agg(jsonb_build_array(l.local_date, l.n)), '[]'::jsonb) \
-                  FROM (SELECT s.local_date, count(*) AS n FROM session_logs s \
-                        WHERE s.clinic_id = a.clinic_id AND s.assignment_id = a.id \
-                        AND s.deleted_at IS NULL AND s.local_date >= current_date - 16 \
-                        GROUP BY s.local_date) l) \
-     ) ORDER BY a.id), '[]'::jsonb) \
+/// `[[id, start_date, end_date, days_of_week, times_per_day, ended_at, [[paused_at,
+/// resumed_at], ...] | null], ...]`: the assignments that may have been due in the last 16 days.
+/// (`json`, not `jsonb`: it is only read once, and building `jsonb` cost twice as much.)
+pub const RECENT_ASSIGNMENTS: &str = "(SELECT json_agg(json_build_array( \
+       a.id, a.start_date, a.end_date, a.days_of_week, a.times_per_day, a.ended_at, \
+       (SELECT json_agg(json_build_array(p.paused_at, p.resumed_at) ORDER BY p.paused_at) \
+        FROM assignment_pauses p WHERE p.clinic_id = a.clinic_id AND p.assignment_id = a.id) \
+     ) ORDER BY a.id) \
      FROM assignments a WHERE a.clinic_id = clients.clinic_id AND a.client_id = clients.id \
-     AND a.start_date <= current_date + 1 \
+     AND a.start_date <= current_date + 2 \
      AND (a.end_date IS NULL OR a.end_date >= current_date - 16) \
      AND (a.ended_at IS NULL OR a.ended_at >= now() - interval '17 days'))";
+
+/// `[[assignment_id, local_date], ...]`: one pair per live log of the last 16 days (an
+/// index-only scan of `session_logs_client_day_idx`).
+pub const RECENT_LOGS: &str = "(SELECT json_agg(json_build_array(s.assignment_id, s.local_date)) \
+     FROM session_logs s WHERE s.clinic_id = clients.clinic_id AND s.client_id = clients.id \
+     AND s.local_date >= current_date - 16 AND s.deleted_at IS NULL)";
 
 /// A page of clients in creation order, after the client id `after`, each with its login
 /// state and its summary, in one query.
@@ -210,7 +213,7 @@ pub async fn list(
     limit: i64,
 ) -> QueryResult<Vec<(ClientRow, Option<DateTime<Utc>>, ListSummary)>> {
     use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Jsonb, Nullable, Timestamptz};
+    use diesel::sql_types::{BigInt, Json, Nullable, Timestamptz};
     let mut q = clients::table
         .left_join(memberships::table.on(memberships::client_id.eq(clients::id.nullable())))
         .filter(clients::clinic_id.eq(clinic_id))
@@ -220,7 +223,8 @@ pub async fn list(
             (
                 sql::<Nullable<Timestamptz>>(LAST_SESSION_AT),
                 sql::<BigInt>(OPEN_FLAGS),
-                sql::<Jsonb>(RECENT_HOMEWORK),
+                sql::<Nullable<Json>>(RECENT_ASSIGNMENTS),
+                sql::<Nullable<Json>>(RECENT_LOGS),
             ),
         ))
         .order(clients::id)

@@ -1,0 +1,2 @@
+DROP INDEX session_logs_client_day_idx;
+DROP INDEX session_logs_client_open_flags_idx;
