@@ -28,19 +28,6 @@ fn answer(mut res: HttpResponseBuilder, a: &AssignmentResponse) -> HttpResponse 
     res.json(a)
 }
 
-/// The client's timezone, or 404 when the client is not the clinic's.
-async fn client_tz(
-    conn: &mut AsyncPgConnection,
-    clinic_id: Uuid,
-    client_id: Uuid,
-) -> Result<(client_queries::ClientRow, Tz), ApiError> {
-    let (client, _) = client_queries::find(conn, clinic_id, client_id, false)
-        .await?
-        .ok_or_else(|| ApiError::not_found("client"))?;
-    let tz = client.tz()?;
-    Ok((client, tz))
-}
-
 fn check_schedule(v: &mut Validator, s: &ScheduleBody) {
     v.check(
         (1..=6).contains(&s.times_per_day),
@@ -170,7 +157,7 @@ async fn list_for(
     let limit = page.limit()?;
     let before = page.after::<Uuid>()?;
     let mut conn = state.conn().await?;
-    client_tz(&mut conn, clinic_id, client_id).await?;
+    client_queries::find_with_tz(&mut conn, clinic_id, client_id).await?;
     let rows = queries::list_for_client(&mut conn, clinic_id, client_id, filter.status, before, limit).await?;
     let page = Page::from_rows(rows, limit, |r| r.id, |r| r);
     let items = responses(&mut conn, clinic_id, page.items).await?;
@@ -298,7 +285,7 @@ pub async fn create_assignment(
     let mut conn = state.conn().await?;
     let created = conn
         .transaction::<_, ApiError, _>(async move |conn| {
-            let (client, _) = client_tz(conn, clinic_id, client_id).await?;
+            let (client, _) = client_queries::find_with_tz(conn, clinic_id, client_id).await?;
             if client.archived_at.is_some() {
                 return Err(ApiError::conflict(
                     "The client is archived: restore them before giving homework.",
@@ -320,21 +307,8 @@ pub async fn create_assignment(
                 (None, Some(r)) => {
                     let copied = routine_queries::items(conn, r.routine.clinic_id, r.routine.id).await?;
                     copied
-                        .into_iter()
-                        .map(|i| ItemRow {
-                            id: Uuid::now_v7(),
-                            clinic_id,
-                            assignment_id,
-                            position: i.position,
-                            exercise_id: i.exercise_id,
-                            sets: i.sets,
-                            reps: i.reps,
-                            hold_seconds: i.hold_seconds,
-                            duration_seconds: i.duration_seconds,
-                            rest_seconds: i.rest_seconds,
-                            side: i.side,
-                            notes: i.notes,
-                        })
+                        .iter()
+                        .map(|i| ItemRow::copy_of(i, Uuid::now_v7(), clinic_id, assignment_id))
                         .collect()
                 }
                 (None, None) => Vec::new(),
@@ -583,7 +557,7 @@ async fn agenda_for(
     q: &AgendaQuery,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let (_, tz) = client_tz(&mut conn, clinic_id, client_id).await?;
+    let (_, tz) = client_queries::find_with_tz(&mut conn, clinic_id, client_id).await?;
     let today = local_date(Utc::now(), tz);
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let from = q.from.unwrap_or(monday);

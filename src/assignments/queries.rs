@@ -53,6 +53,26 @@ pub struct ItemRow {
     pub notes: Option<String>,
 }
 
+impl ItemRow {
+    /// A routine's item copied into an assignment (homework never changes with its template).
+    pub fn copy_of(item: &crate::routines::queries::ItemRow, id: Uuid, clinic_id: Uuid, assignment_id: Uuid) -> Self {
+        ItemRow {
+            id,
+            clinic_id,
+            assignment_id,
+            position: item.position,
+            exercise_id: item.exercise_id,
+            sets: item.sets,
+            reps: item.reps,
+            hold_seconds: item.hold_seconds,
+            duration_seconds: item.duration_seconds,
+            rest_seconds: item.rest_seconds,
+            side: item.side,
+            notes: item.notes.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = assignment_pauses)]
 pub struct PauseRow {

@@ -96,6 +96,20 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewClient<'_>) -> QueryR
         .await
 }
 
+/// The clinic's client and the timezone their calendar follows; 404 when the client is not
+/// the clinic's.
+pub async fn find_with_tz(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    id: Uuid,
+) -> Result<(ClientRow, chrono_tz::Tz), crate::error::ApiError> {
+    let (client, _) = find(conn, clinic_id, id, false)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("client"))?;
+    let tz = client.tz()?;
+    Ok((client, tz))
+}
+
 /// A client of the clinic with its login state; `lock` takes the client's row lock first (for
 /// an update: PostgreSQL cannot lock through the outer join).
 pub async fn find(

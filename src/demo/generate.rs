@@ -399,20 +399,12 @@ pub fn client(setting: &Setting<'_>, index: u32, ids: &mut dyn FnMut() -> Uuid) 
             updated_at: assigned_at,
         });
         // Copied from the template, as giving homework through the API does.
-        items.extend(h.routine.items.iter().map(|i| ItemRow {
-            id: ids(),
-            clinic_id: setting.clinic_id,
-            assignment_id,
-            position: i.position,
-            exercise_id: i.exercise_id,
-            sets: i.sets,
-            reps: i.reps,
-            hold_seconds: i.hold_seconds,
-            duration_seconds: i.duration_seconds,
-            rest_seconds: i.rest_seconds,
-            side: i.side,
-            notes: i.notes.clone(),
-        }));
+        items.extend(
+            h.routine
+                .items
+                .iter()
+                .map(|i| ItemRow::copy_of(i, ids(), setting.clinic_id, assignment_id)),
+        );
     }
     let schedules: Vec<Schedule> = assignments.iter().map(|a| a.schedule(&[], tz)).collect();
 
@@ -816,26 +808,13 @@ mod tests {
                         .entries
                         .iter()
                         .filter(|e| e.session_id == s.id)
-                        .map(|e| EntryBody {
-                            assignment_item_id: e.assignment_item_id,
-                            side: e.side,
-                            sets_done: e.sets_done,
-                            reps_done: e.reps_done,
-                            hold_seconds: e.hold_seconds,
-                            completed: e.completed,
-                            pain: e.pain,
-                            notes: e.notes.clone(),
-                        })
+                        .map(EntryRow::body)
                         .collect(),
                     measurements: c
                         .measurements
                         .iter()
                         .filter(|m| m.session_id == s.id)
-                        .map(|m| MeasurementBody {
-                            kind: m.kind,
-                            side: m.side,
-                            value: m.value,
-                        })
+                        .map(MeasurementRow::body)
                         .collect(),
                 };
                 assert_eq!(content.hash(a.id), s.content_hash, "the handler's hash of the same log");

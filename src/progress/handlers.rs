@@ -70,24 +70,26 @@ struct Inputs<'a> {
 fn build_report(client_id: Uuid, i: &Inputs<'_>) -> ProgressResponse {
     // Occurrences count up to today: later ones are not due yet.
     let last_counted = i.to.min(i.today);
-    let mut all: Vec<(NaiveDate, usize, Occurrence)> = Vec::new();
+    let mut log_days: HashMap<Uuid, BTreeSet<NaiveDate>> = HashMap::new();
+    for ((id, date), count) in i.logged {
+        if *count > 0 {
+            log_days.entry(*id).or_default().insert(*date);
+        }
+    }
+    let no_days = BTreeSet::new();
+    let mut all: Vec<Occurrence> = Vec::new();
     let mut assignments = Vec::new();
-    for (n, a) in i.assignments.iter().enumerate() {
+    for a in i.assignments {
         let schedule = a.schedule(i.pauses, i.tz);
         if schedule.end_date.is_some_and(|end| end < i.from) {
             continue;
         }
         let logs_on = |date: NaiveDate| i.logged.get(&(a.id, date)).copied().unwrap_or(0);
         let occurrences = compute::occurrences(&schedule, i.from, last_counted, logs_on);
-        all.extend(occurrences.iter().map(|o| (o.date, n, *o)));
-        let log_days: BTreeSet<NaiveDate> = i
-            .logged
-            .iter()
-            .filter(|((id, _), count)| *id == a.id && **count > 0)
-            .map(|((_, date), _)| *date)
-            .collect();
+        all.extend_from_slice(&occurrences);
         let window_end = schedule.end_date.map_or(i.today, |end| end.min(i.today));
-        let windows = compute::monitoring_windows(a.start_date, window_end, &log_days)
+        let days = log_days.get(&a.id).unwrap_or(&no_days);
+        let windows = compute::monitoring_windows(a.start_date, window_end, days)
             .into_iter()
             .filter(|w| w.end >= i.from && w.start <= i.to)
             .map(|w| MonitoringWindowResponse {
@@ -105,9 +107,9 @@ fn build_report(client_id: Uuid, i: &Inputs<'_>) -> ProgressResponse {
             monitoring_windows: windows,
         });
     }
-    // All assignments together, in calendar order (a stable sort keeps slots in order).
-    all.sort_by_key(|(date, n, o)| (*date, *n, o.slot));
-    let merged: Vec<Occurrence> = all.into_iter().map(|(_, _, o)| o).collect();
+    // All assignments together, in calendar order (the sort is stable: each date keeps the
+    // assignments' order and their slots').
+    all.sort_by_key(|o| o.date);
 
     let points: Vec<PainPoint> = i
         .pain
@@ -139,7 +141,7 @@ fn build_report(client_id: Uuid, i: &Inputs<'_>) -> ProgressResponse {
         from: i.from,
         to: i.to,
         today: i.today,
-        adherence: adherence_response(compute::adherence(&merged, i.today)),
+        adherence: adherence_response(compute::adherence(&all, i.today)),
         pain,
         measurements: measurement_progress(i.measurements),
         assignments,
@@ -205,10 +207,7 @@ async fn progress_for(
     q: &ProgressQuery,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let (client, _) = client_queries::find(&mut conn, clinic_id, client_id, false)
-        .await?
-        .ok_or_else(|| ApiError::not_found("client"))?;
-    let tz = client.tz()?;
+    let (_, tz) = client_queries::find_with_tz(&mut conn, clinic_id, client_id).await?;
     let today = local_date(Utc::now(), tz);
     let (from, to) = range(q, today)?;
     let assignments = assignment_queries::overlapping(&mut conn, clinic_id, client_id, from, to).await?;

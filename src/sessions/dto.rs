@@ -301,6 +301,25 @@ pub struct ListSessionsQuery {
     pub assignment_id: Option<Uuid>,
 }
 
+impl ListSessionsQuery {
+    /// The filter of one client's logs; 400 when `to` is before `from`.
+    pub fn filter(&self, client_id: Uuid) -> Result<crate::sessions::queries::ListFilter, crate::error::ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && to < from
+        {
+            return Err(crate::error::ApiError::bad_request("`to` must not be before `from`."));
+        }
+        Ok(crate::sessions::queries::ListFilter {
+            client_id: Some(client_id),
+            assignment_id: self.assignment_id,
+            from: self.from,
+            to: self.to,
+            flagged: None,
+            reviewed: None,
+        })
+    }
+}
+
 /// Filters of the clinic's logs.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

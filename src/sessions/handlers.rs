@@ -385,13 +385,6 @@ async fn page(
     }))
 }
 
-fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ApiError> {
-    match (from, to) {
-        (Some(f), Some(t)) if t < f => Err(ApiError::bad_request("`to` must not be before `from`.")),
-        _ => Ok(()),
-    }
-}
-
 /// List a client's sessions
 ///
 /// The client's logs, newest first; `from`/`to` are dates in the client's calendar.
@@ -417,21 +410,13 @@ pub async fn list_client_sessions(
     p: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_client_access(*id, Permission::SessionsRead, "client")?;
-    check_range(q.from, q.to)?;
+    let filter = q.filter(*id)?;
     {
         let mut conn = state.conn().await?;
         client_queries::find(&mut conn, caller.clinic_id, *id, false)
             .await?
             .ok_or_else(|| ApiError::not_found("client"))?;
     }
-    let filter = ListFilter {
-        client_id: Some(*id),
-        assignment_id: q.assignment_id,
-        from: q.from,
-        to: q.to,
-        flagged: None,
-        reviewed: None,
-    };
     page(&state, caller.clinic_id, filter, &p).await
 }
 
@@ -458,16 +443,7 @@ pub async fn list_my_sessions(
     p: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let own = caller.require_own_client("sessions")?;
-    check_range(q.from, q.to)?;
-    let filter = ListFilter {
-        client_id: Some(own),
-        assignment_id: q.assignment_id,
-        from: q.from,
-        to: q.to,
-        flagged: None,
-        reviewed: None,
-    };
-    page(&state, caller.clinic_id, filter, &p).await
+    page(&state, caller.clinic_id, q.filter(own)?, &p).await
 }
 
 /// List the clinic's sessions

@@ -68,6 +68,33 @@ pub struct MeasurementRow {
     pub value: f64,
 }
 
+impl EntryRow {
+    /// The entry as the API shows it (the inverse of [`entry_rows`]).
+    pub fn body(&self) -> EntryBody {
+        EntryBody {
+            assignment_item_id: self.assignment_item_id,
+            side: self.side,
+            sets_done: self.sets_done,
+            reps_done: self.reps_done,
+            hold_seconds: self.hold_seconds,
+            completed: self.completed,
+            pain: self.pain,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+impl MeasurementRow {
+    /// The measurement as the API shows it (the inverse of [`measurement_rows`]).
+    pub fn body(&self) -> MeasurementBody {
+        MeasurementBody {
+            kind: self.kind,
+            side: self.side,
+            value: self.value,
+        }
+    }
+}
+
 /// A pain-after of 7 or more, or a rise of 3 or more, asks for a practitioner's review.
 pub fn is_flagged(pain_before: Option<i16>, pain_after: Option<i16>) -> bool {
     match (pain_before, pain_after) {
@@ -271,16 +298,7 @@ pub async fn responses(
         .load(conn)
         .await?
     {
-        entries.entry(e.session_id).or_default().push(EntryBody {
-            assignment_item_id: e.assignment_item_id,
-            side: e.side,
-            sets_done: e.sets_done,
-            reps_done: e.reps_done,
-            hold_seconds: e.hold_seconds,
-            completed: e.completed,
-            pain: e.pain,
-            notes: e.notes,
-        });
+        entries.entry(e.session_id).or_default().push(e.body());
     }
     let mut measurements: HashMap<Uuid, Vec<MeasurementBody>> = HashMap::new();
     for m in session_measurements::table
@@ -291,11 +309,7 @@ pub async fn responses(
         .load(conn)
         .await?
     {
-        measurements.entry(m.session_id).or_default().push(MeasurementBody {
-            kind: m.kind,
-            side: m.side,
-            value: m.value,
-        });
+        measurements.entry(m.session_id).or_default().push(m.body());
     }
     Ok(rows
         .into_iter()
