@@ -1,6 +1,6 @@
 //! Assignments (homework), what clients see of them, and the agenda.
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use crate::helpers::{TestApp, TestResponse};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use rehabit::library::content::{HIP_MOBILITY, HIP_STRENGTHENING, LEGS_UP_THE_WALL, SHOELACE_POSE};
 use serde_json::{Value, json};
@@ -410,25 +410,12 @@ async fn other_clinics_and_other_clients_see_nothing() {
         .problem(404);
 
     // A second client of clinic A sees none of the first one's homework.
-    let other = ok(
-        &app.post("/v1/clients")
-            .bearer(&a_clinic.admin)
-            .json(json!({"name": "Other", "email": "other@aaa.example", "timezone": "UTC"}))
-            .send()
-            .await,
-        201,
-    );
-    let inv = ok(
-        &app.post(&format!("/v1/clients/{}/invitation", other["id"].as_str().expect("id")))
-            .bearer(&a_clinic.admin)
-            .send()
-            .await,
-        201,
-    );
-    let other_token = ok(&app.accept(inv["token"].as_str().expect("t"), PASSWORD).await, 200)["access_token"]
-        .as_str()
-        .expect("t")
-        .to_string();
+    let (_, other_token) = app
+        .client_with_login(
+            &a_clinic.admin,
+            json!({"name": "Other", "email": "other@aaa.example", "timezone": "UTC"}),
+        )
+        .await;
     app.get(&path).bearer(&other_token).send().await.problem(404);
     app.get(&format!("/v1/clients/{}/agenda", a_clinic.client_id))
         .bearer(&other_token)

@@ -23,25 +23,12 @@ async fn admin(app: &TestApp, clinic: &str) -> (String, String) {
 
 /// A client login in the clinic of `admin_token`: a client record, invited and accepted.
 async fn client_token(app: &TestApp, admin_token: &str, email: &str) -> String {
-    let client = app
-        .post("/v1/clients")
-        .bearer(admin_token)
-        .json(json!({"name": "Sam Lee", "email": email, "timezone": "Europe/London"}))
-        .send()
-        .await;
-    assert_eq!(client.status, 201, "{}", client.body);
-    let id = client.body["id"].as_str().expect("client id");
-    let invitation = app
-        .post(&format!("/v1/clients/{id}/invitation"))
-        .bearer(admin_token)
-        .send()
-        .await;
-    assert_eq!(invitation.status, 201, "{}", invitation.body);
-    let res = app
-        .accept(invitation.body["token"].as_str().expect("invitation token"), PASSWORD)
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.body["access_token"].as_str().expect("token").to_string()
+    app.client_with_login(
+        admin_token,
+        json!({"name": "Sam Lee", "email": email, "timezone": "Europe/London"}),
+    )
+    .await
+    .1
 }
 
 fn exercise(name: &str) -> Value {

@@ -1,6 +1,6 @@
 //! Session logs: the offline sync contract, rules, who may do what, flags, and the agenda.
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use crate::helpers::{TestApp, TestResponse};
 use chrono::{Duration, Utc};
 use rehabit::library::content::HIP_MOBILITY;
 use serde_json::{Value, json};
@@ -240,25 +240,12 @@ async fn practitioners_log_on_behalf_and_only_the_logger_edits() {
     );
 
     // Another client of the clinic sees none of it.
-    let other = ok(
-        &app.post("/v1/clients")
-            .bearer(&s.admin)
-            .json(json!({"name": "Other", "email": "other@behalf.example", "timezone": "UTC"}))
-            .send()
-            .await,
-        201,
-    );
-    let inv = ok(
-        &app.post(&format!("/v1/clients/{}/invitation", other["id"].as_str().expect("id")))
-            .bearer(&s.admin)
-            .send()
-            .await,
-        201,
-    );
-    let other_token = ok(&app.accept(inv["token"].as_str().expect("t"), PASSWORD).await, 200)["access_token"]
-        .as_str()
-        .expect("t")
-        .to_string();
+    let (_, other_token) = app
+        .client_with_login(
+            &s.admin,
+            json!({"name": "Other", "email": "other@behalf.example", "timezone": "UTC"}),
+        )
+        .await;
     app.get(&path).bearer(&other_token).send().await.problem(404);
     app.get(&format!("/v1/clients/{}/sessions", s.client_id))
         .bearer(&other_token)
