@@ -170,7 +170,7 @@ fn document_permissions(op: &mut Operation) {
         return;
     }
     let names: Vec<String> = perms.iter().map(|p| format!("`{p}`")).collect();
-    let for_keys = perms.iter().all(|p| *p != Permission::ApiKeysWrite);
+    let for_keys = perms.iter().all(|p| p.grantable_to_keys());
     let sentence = if for_keys {
         format!(
             "**Permission:** {}. API keys need the same scope, and are rate limited (429).",

@@ -50,7 +50,7 @@ pub struct CreateApiKeyRequest {
     /// What the key is for (1–200 characters).
     #[schema(example = "Front desk booking system", min_length = 1, max_length = 200)]
     pub name: String,
-    /// What the key may do; at least one. `api_keys:write` is never grantable to a key.
+    /// What the key may do; at least one. `api_keys:write` and `data:erase` are never grantable to a key.
     #[schema(example = json!(["clients:read", "clients:write", "events:read"]), min_items = 1)]
     pub scopes: Vec<Permission>,
     /// When the key stops working (in the future); omit for a key that does not expire.

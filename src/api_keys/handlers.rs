@@ -98,11 +98,12 @@ pub async fn create_api_key(
     let mut v = Validator::new();
     let name = v.parse("name", parse_name(&body.name));
     v.check(!body.scopes.is_empty(), "scopes", "must name at least one scope");
-    v.check(
-        !body.scopes.contains(&Permission::ApiKeysWrite),
-        "scopes",
-        "must not contain `api_keys:write`: API keys cannot manage API keys",
-    );
+    for scope in body.scopes.iter().filter(|p| !p.grantable_to_keys()) {
+        v.add(
+            "scopes",
+            format!("must not contain `{scope}`: it stays with people (admins) and is never granted to an API key"),
+        );
+    }
     if let Some(at) = body.expires_at {
         v.check(at > Utc::now(), "expires_at", "must be in the future");
     }

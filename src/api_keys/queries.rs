@@ -46,13 +46,14 @@ pub struct KeyIdentity {
 }
 
 impl KeyIdentity {
-    /// The key's scopes as permissions; `api_keys:write` never counts, whatever is stored.
+    /// The key's scopes as permissions; what is never grantable to a key never counts, whatever
+    /// is stored.
     pub fn permissions(&self) -> Permissions {
         let perms: Vec<Permission> = self
             .scopes
             .iter()
             .filter_map(|s| s.parse::<Permission>().ok())
-            .filter(|p| *p != Permission::ApiKeysWrite)
+            .filter(|p| p.grantable_to_keys())
             .collect();
         Permissions::of(&perms)
     }

@@ -35,6 +35,26 @@ text_enum! {
         WebhooksWrite => "webhooks:write",
         /// Managing API keys; never grantable to an API key.
         ApiKeysWrite => "api_keys:write",
+        /// Questionnaires, their assignments, responses and scores.
+        OutcomesRead => "outcomes:read",
+        OutcomesWrite => "outcomes:write",
+        /// The remote-monitoring ledger: episodes, interactions, data days and codes.
+        MonitoringRead => "monitoring:read",
+        MonitoringWrite => "monitoring:write",
+        /// The audit trail: who read or changed what, and when.
+        AuditRead => "audit:read",
+        /// A client's whole record as one document (subject-access requests).
+        DataExport => "data:export",
+        /// Erasing a client's personal data; never grantable to an API key.
+        DataErase => "data:erase",
+    }
+}
+
+impl Permission {
+    /// Whether an API key may carry this permission as a scope. Managing keys and erasing a
+    /// person's data stay with people.
+    pub fn grantable_to_keys(self) -> bool {
+        !matches!(self, Permission::ApiKeysWrite | Permission::DataErase)
     }
 }
 
@@ -80,6 +100,10 @@ impl Role {
                 AssignmentsWrite,
                 SessionsRead,
                 SessionsWrite,
+                OutcomesRead,
+                OutcomesWrite,
+                MonitoringRead,
+                MonitoringWrite,
             ]),
             Role::Client => Permissions::default(),
         }
@@ -102,6 +126,12 @@ mod tests {
         assert!(p.contains(Permission::ClientsWrite));
         assert!(!p.contains(Permission::PractitionersWrite));
         assert!(!p.contains(Permission::ApiKeysWrite));
+        assert!(p.contains(Permission::OutcomesWrite) && p.contains(Permission::MonitoringRead));
+        for admin_only in [Permission::AuditRead, Permission::DataExport, Permission::DataErase] {
+            assert!(!p.contains(admin_only), "{admin_only}");
+            assert!(Role::Admin.permissions().contains(admin_only), "{admin_only}");
+        }
+        assert!(!Permission::DataErase.grantable_to_keys() && !Permission::ApiKeysWrite.grantable_to_keys());
         assert_eq!(Role::Client.permissions().iter().count(), 0);
     }
 
