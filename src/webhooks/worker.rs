@@ -271,10 +271,8 @@ impl Worker {
             Ok(url) => url,
             Err(e) => return failed(format!("the endpoint URL {e}")),
         };
-        if self.block_private && target::literal_ip(&url).is_some_and(target::is_private) {
-            return failed(
-                "the endpoint's address is private or loopback, which WEBHOOK_BLOCK_PRIVATE_NETWORKS refuses".into(),
-            );
+        if let Some(r) = target::literal_ip(&url).and_then(|ip| target::refusal(ip, self.block_private)) {
+            return failed(format!("the endpoint's address is {}", r.describe()));
         }
         let sent = self
             .http

@@ -1614,6 +1614,61 @@ async fn private_targets_are_refused_when_blocked_at_registration_and_at_deliver
     }
 }
 
+/// Issue 12: with private networks allowed (the default), cloud metadata and the host's own
+/// unspecified address were still accepted and tried.
+#[actix_web::test]
+async fn link_local_unspecified_and_multicast_targets_are_never_allowed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:8080/hook",
+        "http://[::]/hook",
+        "http://[fe80::1]/hook",
+        "http://[ff02::1]/hook",
+        "http://224.0.0.1/hook",
+        "http://[::ffff:169.254.169.254]/hook",
+        "http://[fd00:ec2::254]/latest",
+    ] {
+        let res = app
+            .post("/v1/webhooks")
+            .bearer(&admin)
+            .json(json!({"url": url, "events": ["client.created"]}))
+            .send()
+            .await;
+        let problem = res.problem(422);
+        assert_eq!(problem["errors"][0]["field"], "url", "{url}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("never a webhook target"),
+            "{url}: {problem}"
+        );
+    }
+    let hook = create_webhook(&app, &admin, "https://hooks.example.com/x", &["client.created"]).await;
+    let id = hook["id"].as_str().expect("id");
+    let res = app
+        .patch(&format!("/v1/webhooks/{id}"))
+        .bearer(&admin)
+        .json(json!({"url": "http://169.254.169.254/"}))
+        .send()
+        .await;
+    assert_eq!(res.problem(422)["errors"][0]["field"], "url");
+    // A row that points there anyway (written before this rule) is refused at delivery.
+    diesel::sql_query("UPDATE webhooks SET url = 'http://169.254.169.254/latest' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id.parse::<uuid::Uuid>().expect("uuid"))
+        .execute(&mut app.db().await)
+        .await
+        .expect("point at the metadata service");
+    new_client(&app, &admin, "Sam").await;
+    let (_, clock) = ManualClock::new();
+    assert_eq!(worker(&app, false, clock).run_once().await.expect("run"), 1);
+    let d = deliveries(&app, &admin, id).await.remove(0);
+    let error = d["attempts"][0]["error"].as_str().unwrap_or("").to_string();
+    assert!(error.contains("never a webhook target"), "{error}");
+}
+
 #[actix_web::test]
 async fn a_running_worker_delivers_within_seconds_and_a_slow_receiver_does_not_slow_the_api() {
     let app = TestApp::spawn().await;
