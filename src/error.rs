@@ -63,6 +63,9 @@ pub struct Details {
     errors: Vec<FieldError>,
     oauth_error: Option<&'static str>,
     retry_after: Option<u64>,
+    /// For a 401 about a presented credential: RFC 6750's `error_description` of
+    /// `error="invalid_token"` in the challenge.
+    invalid_token: Option<&'static str>,
     /// Extra headers (rate-limit fields), set where the error is made.
     headers: Vec<(header::HeaderName, String)>,
 }
@@ -77,6 +80,7 @@ impl ApiError {
             errors: Vec::new(),
             oauth_error: None,
             retry_after: None,
+            invalid_token: None,
             headers: Vec::new(),
         }))
     }
@@ -87,6 +91,15 @@ impl ApiError {
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not authenticated", detail)
+    }
+
+    /// A 401 for a credential that was sent but cannot be used. The challenge says
+    /// `error="invalid_token"` with `why` as its description (RFC 6750 section 3.1), so a client
+    /// can tell "sign in again" from "you sent nothing". `why` is plain ASCII without quotes.
+    pub fn invalid_token(why: &'static str) -> Self {
+        let mut e = Self::unauthorized(why);
+        e.invalid_token = Some(why);
+        e
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -229,10 +242,14 @@ impl ResponseError for ApiError {
             HeaderValue::from_static("application/problem+json"),
         ));
         if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"rehabit\""),
-            ));
+            let challenge = match self.invalid_token {
+                Some(why) => format!(
+                    "Bearer realm=\"rehabit\", error=\"invalid_token\", error_description=\"{}\"",
+                    why.trim_end_matches('.')
+                ),
+                None => "Bearer realm=\"rehabit\"".to_string(),
+            };
+            res.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));

@@ -7,6 +7,7 @@
 //! per key.
 
 use crate::api_keys::handlers::KEY_PREFIX;
+use crate::auth::tokens::TokenProblem;
 use crate::auth::{Permission, Permissions, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -159,7 +160,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
 
 /// An API key: live (not revoked, not expired) and within its rate limit.
 async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Result<Caller, ApiError> {
-    let invalid = || ApiError::unauthorized("The API key is invalid, expired or revoked.");
+    let invalid = || ApiError::invalid_token("The API key is unknown, revoked or past its end date.");
     if !key.starts_with(KEY_PREFIX) {
         return Err(invalid());
     }
@@ -199,8 +200,13 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
 
 /// An access token (JWT) whose membership and sign-in are still valid.
 async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let invalid = || ApiError::unauthorized("The access token is invalid, expired or revoked.");
-    let claims = state.keys.verify(token).ok_or_else(invalid)?;
+    let claims = state.keys.verify(token).map_err(|problem| match problem {
+        TokenProblem::Expired => ApiError::invalid_token("The access token expired; refresh it or sign in again."),
+        TokenProblem::Invalid => {
+            ApiError::invalid_token("The access token is malformed or not one this service signed.")
+        }
+    })?;
+    let invalid = || ApiError::invalid_token("The sign-in this access token belongs to has ended; sign in again.");
     let mut conn = state.conn().await?;
     let found = crate::auth::queries::active_member(&mut conn, claims.sub, claims.clinic, claims.sid).await?;
     let (membership_id, role, client_id) = found.ok_or_else(invalid)?;

@@ -28,6 +28,15 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Its signature verified, but it has expired: refresh it.
+    Expired,
+    /// Malformed, signed with another key or algorithm, or with wrong claims.
+    Invalid,
+}
+
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
@@ -71,11 +80,15 @@ impl TokenKeys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// Validates signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, token: &str) -> Option<Claims> {
+    /// Validates signature, algorithm, issuer, audience and expiry. `Expired` only for a token
+    /// whose signature verified (jsonwebtoken checks the signature before any claim).
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenProblem> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
             .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenProblem::Expired,
+                _ => TokenProblem::Invalid,
+            })
     }
 
     /// Validates everything but expiry: revocation accepts an expired access token.
@@ -104,6 +117,7 @@ mod tests {
         let (u, c, f) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let t = k.issue(u, c, Role::Admin, f).expect("issues");
         let claims = k.verify(&t).expect("valid");
+        assert_eq!(k.verify_ignoring_expiry(&t), Some(claims.clone()));
         assert_eq!(
             (claims.sub, claims.clinic, claims.sid, claims.role),
             (u, c, f, Role::Admin)
@@ -116,16 +130,53 @@ mod tests {
         let t = k
             .issue(Uuid::now_v7(), Uuid::now_v7(), Role::Client, Uuid::now_v7())
             .expect("issues");
-        assert!(TokenKeys::new(b"another-secret-another-secret-xx").verify(&t).is_none());
+        assert_eq!(
+            TokenKeys::new(b"another-secret-another-secret-xx").verify(&t).err(),
+            Some(TokenProblem::Invalid)
+        );
 
         let parts: Vec<&str> = t.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert!(k.verify(&format!("{none_header}.{}.", parts[1])).is_none());
+        assert_eq!(
+            k.verify(&format!("{none_header}.{}.", parts[1])).err(),
+            Some(TokenProblem::Invalid)
+        );
 
         let mut payload: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
         payload["role"] = "admin".into();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).expect("json"));
-        assert!(k.verify(&format!("{}.{forged}.{}", parts[0], parts[2])).is_none());
+        assert_eq!(
+            k.verify(&format!("{}.{forged}.{}", parts[0], parts[2])).err(),
+            Some(TokenProblem::Invalid)
+        );
+    }
+
+    #[test]
+    fn expired_only_when_the_signature_verifies() {
+        let k = keys();
+        let old = Claims {
+            sub: Uuid::now_v7(),
+            clinic: Uuid::now_v7(),
+            role: Role::Practitioner,
+            sid: Uuid::now_v7(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            exp: chrono::Utc::now().timestamp() - 3600,
+            iat: chrono::Utc::now().timestamp() - 4500,
+            jti: Uuid::new_v4(),
+        };
+        let signed = |secret: &[u8]| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &old, &EncodingKey::from_secret(secret))
+                .expect("encodes")
+        };
+        assert_eq!(
+            k.verify(&signed(b"0123456789abcdef0123456789abcdef")).err(),
+            Some(TokenProblem::Expired)
+        );
+        assert_eq!(
+            k.verify(&signed(b"another-secret-another-secret-xx")).err(),
+            Some(TokenProblem::Invalid)
+        );
     }
 }

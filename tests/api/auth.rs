@@ -226,23 +226,33 @@ async fn forged_and_expired_tokens_are_refused() {
     wrong_aud["aud"] = json!("someone-else");
     let wrong_aud = forge(wrong_aud, &secret);
 
+    // RFC 6750 section 3.1: a presented token that cannot be used is `invalid_token`, with a
+    // description; "expired" only for a token whose signature verified.
+    let mut expired_forged = claims.clone();
+    expired_forged["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
+    let expired_forged = forge(expired_forged, b"not-the-server-secret-not-the-server");
     for (what, token) in [
         ("alg none", alg_none),
         ("tampered", tampered),
         ("wrong key", wrong_key),
         ("expired", expired),
         ("wrong aud", wrong_aud),
+        ("expired and forged", expired_forged),
+        ("an unknown API key", "rhk_not-a-key-of-this-service".to_string()),
     ] {
         let res = app.get("/v1/me").bearer(&token).send().await;
         res.problem(401);
+        let challenge = res.header("www-authenticate").unwrap_or_default().to_string();
         assert!(
-            res.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")),
-            "{what}"
+            challenge.starts_with("Bearer realm=\"rehabit\", error=\"invalid_token\", error_description=\""),
+            "{what}: {challenge}"
         );
+        assert_eq!(challenge.contains("expired"), what == "expired", "{what}: {challenge}");
     }
+    // No credentials at all: a challenge without an error code.
     let res = app.get("/v1/me").send().await;
     res.problem(401);
-    assert!(res.header("www-authenticate").is_some());
+    assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"rehabit\""));
     // The genuine token still works, and a token re-signed with the real key is accepted
     // (proves the checks above failed for the reasons named, not for any token).
     assert_eq!(app.get("/v1/me").bearer(&good).send().await.status, 200);
