@@ -358,7 +358,8 @@ impl Validator {
 
 /// Maps actix's own extractor rejections into the problem envelope.
 pub fn query_error_handler(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("Invalid query parameters: {err}")).into()
+    let detail = crate::http::json::describe_data_error(&err.to_string());
+    ApiError::bad_request(format!("Invalid query parameters: {detail}")).into()
 }
 
 pub fn path_error_handler(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
@@ -366,7 +367,8 @@ pub fn path_error_handler(err: actix_web::error::PathError, _req: &HttpRequest) 
 }
 
 pub fn form_error_handler(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("Invalid form body: {err}")).into()
+    let detail = crate::http::json::describe_data_error(&err.to_string());
+    ApiError::bad_request(format!("Invalid form body: {detail}")).into()
 }
 
 /// Answer for a route nobody serves (actix would otherwise send an empty 404), or 405 with

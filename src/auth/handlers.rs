@@ -103,18 +103,25 @@ fn parse_json_or_form<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Re
             .into_iter()
             .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
             .map(|(name, _)| FieldError {
-                field: if name.contains('\0') { "body".into() } else { name },
+                field: json::safe_field_path(&name),
                 message: "must not contain a NUL character (\\u0000)".into(),
             })
             .collect();
         if !with_nul.is_empty() {
             return Err(ApiError::validation_errors(with_nul).with_oauth_error("invalid_request"));
         }
-        serde_urlencoded::from_bytes(body).map_err(|e| match e.to_string() {
-            m if m.contains("unknown variant") || m.contains("missing field") => {
-                ApiError::validation("body", m).with_oauth_error("invalid_request")
+        // A form's errors carry no path; a JSON body sent as a form (what `curl -d` does) reads
+        // as one key made of the whole body, so nothing of the input is repeated here.
+        serde_urlencoded::from_bytes(body).map_err(|e| {
+            let message = json::describe_data_error(&e.to_string());
+            if message.contains("not a field of this request") && !body.contains(&b'=') {
+                ApiError::bad_request(
+                    "The form body has no `name=value` pairs; JSON bodies need `Content-Type: application/json`.",
+                )
+            } else {
+                ApiError::validation("body", message)
             }
-            m => ApiError::bad_request(format!("Invalid form body: {m}")).with_oauth_error("invalid_request"),
+            .with_oauth_error("invalid_request")
         })
     } else if json::is_json_content_type(req) {
         json::parse_json(body)

@@ -167,13 +167,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
             match inner.classify() {
                 Category::Data | Category::Syntax if well_formed || inner.classify() == Category::Data => {
-                    let field = if path == "." { "body".to_string() } else { path };
+                    let field = safe_field_path(&path);
                     Err(ApiError::validation_errors(vec![FieldError {
                         field,
                         message: clean_serde_message(&inner),
                     }]))
                 }
-                _ => Err(ApiError::bad_request(format!("The body is not valid JSON: {inner}"))),
+                // serde_json's syntax messages name a position, never the text there.
+                _ => Err(ApiError::bad_request(format!("The body is not valid JSON: {}.", inner))),
             }
         }
     }
@@ -194,10 +195,91 @@ where
 /// serde's messages end with "at line 1 column 12"; the field name is more useful than that.
 fn clean_serde_message(e: &serde_json::Error) -> String {
     let msg = e.to_string();
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => &msg,
+    };
+    describe_data_error(msg)
+}
+
+/// Says what a value breaks without repeating the value. serde's messages quote what was sent
+/// (`unknown variant `hunter2``, `invalid type: string "..."`), and what was sent may be a
+/// password in the wrong field or a whole body read as a form key: an unreadable input is
+/// described, never echoed, in an answer or a log line.
+pub fn describe_data_error(msg: &str) -> String {
+    let expected = |rest: &str| {
+        rest.split_once(", expected ").map(|(_, e)| e.to_string()).or_else(|| {
+            rest.split_once(", there are no ")
+                .map(|(_, e)| format!("nothing: there are no {e}"))
+        })
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        return match expected(rest) {
+            Some(e) => format!("is not a field of this request; expected {e}"),
+            None => "is not a field of this request".into(),
+        };
     }
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        return match expected(rest) {
+            Some(e) => format!("must be {e}"),
+            None => "is not an accepted value".into(),
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let sent = match rest.split([' ', ',']).next().unwrap_or("") {
+            "string" => "a string",
+            "integer" => "an integer",
+            "floating" => "a number with a fraction",
+            "boolean" => "a boolean",
+            "map" => "an object",
+            "sequence" => "an array",
+            "null" | "unit" => "null",
+            _ => "a value of another type",
+        };
+        return match expected(rest) {
+            Some(e) => format!("must be {e}, not {sent}"),
+            None => format!("must not be {sent}"),
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("invalid value: ") {
+        return match expected(rest) {
+            Some(e) => format!("must be {e}"),
+            None => "is not an accepted value".into(),
+        };
+    }
+    if msg.starts_with("UUID parsing failed") {
+        return "must be a UUID".into();
+    }
+    msg.to_string()
+}
+
+/// A field path fit to name in an answer: the dotted names (`snake_case`, at most 64
+/// characters each) and indexes that lead to it. A segment that is no such name (a key made of
+/// a whole body read as a form, say) and whatever follows it is left out: the path then names
+/// the object that holds it, or the body.
+pub fn safe_field_path(path: &str) -> String {
+    let is_name = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut kept = String::new();
+    for segment in path.split('.') {
+        let (name, indexes) = segment.split_once('[').map_or((segment, ""), |(n, i)| (n, i));
+        let indexes_ok = indexes.is_empty()
+            || indexes
+                .trim_end_matches(']')
+                .split("][")
+                .all(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()));
+        if !is_name(name) || !indexes_ok {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push('.');
+        }
+        kept.push_str(segment);
+    }
+    if kept.is_empty() { "body".to_string() } else { kept }
 }
 
 /// Reads the whole body, enforcing the limit.
@@ -289,6 +371,44 @@ mod tests {
             whole_numbers_as_integers(br#"{"a": 1e300}"#).is_none(),
             "out of range stays a float"
         );
+    }
+
+    #[test]
+    fn rule_errors_never_repeat_what_was_sent() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[expect(dead_code, reason = "only deserialized")]
+        struct Req {
+            kind: crate::auth::handlers::GrantType,
+            sets: Option<i32>,
+            id: Option<uuid::Uuid>,
+        }
+        for body in [
+            r#"{"kind": "secret-hunter2"}"#,
+            r#"{"kind": "password", "sets": "secret-hunter2"}"#,
+            r#"{"kind": "password", "id": "secret-hunter2"}"#,
+            r#"{"kind": "password", "secret-hunter2": 1}"#,
+            r#"{"kind": "password", "sets": {"secret-hunter2": 1}}"#,
+            r#"{"kind": "password", "sets": 1, "id": null, "x": "secret-hunter2"#,
+        ] {
+            let e = parse_json::<Req>(body.as_bytes()).expect_err("refused");
+            let shown = format!("{e} {:?}", e.problem());
+            assert!(!shown.contains("hunter2"), "{body} -> {shown}");
+        }
+        let e = parse_json::<Req>(br#"{"kind": "secret-hunter2"}"#).expect_err("refused");
+        assert_eq!(e.field_errors()[0].field, "kind");
+        assert!(e.field_errors()[0].message.contains("`password`"), "{e}");
+        let e = parse_json::<Req>(br#"{"kind": "password", "primary_practitioner": 1}"#).expect_err("refused");
+        assert_eq!(
+            e.field_errors()[0].field,
+            "primary_practitioner",
+            "a misspelt field is named"
+        );
+        assert_eq!(safe_field_path("items[2].notes"), "items[2].notes");
+        assert_eq!(safe_field_path(r#"{"grant_type":"password"}"#), "body");
+        assert_eq!(safe_field_path("admin.pass word"), "admin");
+        let e = parse_json::<Req>(br#"{"kind": "password", "sets": "x"}"#).expect_err("refused");
+        assert_eq!(e.field_errors()[0].message, "must be i32, not a string");
     }
 
     #[test]

@@ -12,4 +12,5 @@ mod library;
 mod ops;
 mod people;
 mod progress;
+mod security;
 mod sessions;
