@@ -48,6 +48,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub error: Option<String>,
+    /// For problems a client may handle in its own way: a stable code (`login_shared`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "login_shared")]
+    pub code: Option<String>,
 }
 
 /// The error every handler returns (boxed: it travels through many `Result`s).
@@ -66,6 +70,8 @@ pub struct Details {
     /// For a 401 about a presented credential: RFC 6750's `error_description` of
     /// `error="invalid_token"` in the challenge.
     invalid_token: Option<&'static str>,
+    /// A stable code beside `type`, for problems clients handle in their own way.
+    code: Option<&'static str>,
     /// Extra headers (rate-limit fields), set where the error is made.
     headers: Vec<(header::HeaderName, String)>,
 }
@@ -81,6 +87,7 @@ impl ApiError {
             oauth_error: None,
             retry_after: None,
             invalid_token: None,
+            code: None,
             headers: Vec::new(),
         }))
     }
@@ -117,6 +124,20 @@ impl ApiError {
 
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 409: the login is shared with another clinic, so this clinic may not reset it
+    /// (DESIGN.md: "A login shared by clinics belongs to the person").
+    pub fn login_shared() -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "login-shared",
+            "Login shared with another clinic",
+            "This person's login is (or was) also used at another clinic, so no clinic may reset its password: \
+the person changes it with PATCH /v1/me, or the operator runs `rehabit user reset-password EMAIL`.",
+        );
+        e.code = Some("login_shared");
+        e
     }
 
     pub fn precondition_failed(current_version: i64) -> Self {
@@ -203,6 +224,7 @@ impl ApiError {
             detail: self.detail.clone(),
             errors: self.errors.clone(),
             error: self.oauth_error.map(str::to_string),
+            code: self.code.map(str::to_string),
         }
     }
 

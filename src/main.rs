@@ -1,12 +1,22 @@
-//! `rehabit [serve|migrate|openapi|demo]`: serve the API (default), run migrations, print the
-//! OpenAPI document, or fill a new demo clinic with plausible data (`rehabit demo --help`).
+//! `rehabit [serve|migrate|openapi|demo|user]`: serve the API (default), run migrations, print
+//! the OpenAPI document, fill a new demo clinic with plausible data (`rehabit demo --help`), or
+//! reset a login's password as the operator (`rehabit user reset-password EMAIL`).
 
 use rehabit::config::{Config, redact_url};
 use rehabit::{db, ops, state::AppState, telemetry};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: rehabit [serve|migrate|openapi]
-       rehabit demo [--clients N] [--weeks W] [--seed S] [--json]";
+       rehabit demo [--clients N] [--weeks W] [--seed S] [--json]
+       rehabit user reset-password EMAIL [--password-stdin]";
+
+const USER_USAGE: &str = "usage: rehabit user reset-password EMAIL [--password-stdin]
+
+Sets a new password for the login with this email and ends all its sign-ins, in every clinic.
+This is how the password of a login shared by clinics is reset (no clinic may reset it).
+Without --password-stdin a random password is generated and printed once; with it, the first
+line of standard input is the new password (at least 10 characters), so it never appears in
+the process list or the shell history.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -25,6 +35,7 @@ async fn main() -> ExitCode {
             Err(message) => fail(&message),
         },
         "demo" => demo(&args[2..]).await,
+        "user" => user(&args[2..]).await,
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -95,6 +106,55 @@ async fn demo(args: &[String]) -> ExitCode {
                 println!("{}", report.to_json(&base_url));
             } else {
                 print!("{}", report.to_text(&base_url));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+/// `rehabit user reset-password EMAIL [--password-stdin]`.
+async fn user(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USER_USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let from_stdin = args.iter().any(|a| a == "--password-stdin");
+    let rest: Vec<&String> = args.iter().filter(|a| *a != "--password-stdin").collect();
+    let email = match rest.as_slice() {
+        [command, email] if command.as_str() == "reset-password" && !email.starts_with('-') => email.to_string(),
+        _ => {
+            eprintln!("rehabit user: expected `reset-password EMAIL`\n{USER_USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let done = async {
+        let password = if from_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            Some(line.trim_end_matches(['\r', '\n']).to_string())
+        } else {
+            None
+        };
+        let config = Config::from_env()?;
+        telemetry::init_stderr(config.log_format);
+        let url = config.database_url.expose().to_string();
+        prepare_database(&url).await?;
+        let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        rehabit::auth::reset_password(&mut conn, &email, password).await
+    };
+    match done.await {
+        Ok(reset) => {
+            println!(
+                "The password of {email} is reset; {} sign-in(s) ended in every clinic.",
+                reset.ended_sign_ins
+            );
+            if reset.generated {
+                println!("New password (shown once; hand it over safely): {}", reset.password);
             }
             ExitCode::SUCCESS
         }

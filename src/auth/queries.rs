@@ -137,6 +137,22 @@ pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> Que
     .await
 }
 
+/// Ends every sign-in of a membership: its refresh tokens and its access tokens (each request
+/// checks its sign-in). Archiving, deactivating and a role change call it, so a person restored
+/// later signs in again instead of reviving old tokens.
+pub async fn end_sign_ins(conn: &mut AsyncPgConnection, membership_id: Uuid) -> QueryResult<usize> {
+    let member = memberships::table.filter(memberships::id.eq(membership_id));
+    diesel::update(
+        token_families::table
+            .filter(token_families::user_id.eq_any(member.select(memberships::user_id)))
+            .filter(token_families::clinic_id.eq_any(member.select(memberships::clinic_id)))
+            .filter(token_families::revoked_at.is_null()),
+    )
+    .set(token_families::revoked_at.eq(Utc::now()))
+    .execute(conn)
+    .await
+}
+
 /// Ends every sign-in of a user in a clinic except `keep` (after a password change).
 pub async fn revoke_other_families(conn: &mut AsyncPgConnection, user_id: Uuid, keep: Uuid) -> QueryResult<usize> {
     diesel::update(

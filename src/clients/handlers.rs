@@ -142,6 +142,12 @@ async fn apply(
     }
     let row = queries::update(conn, current.id, &changes).await.map_err(translate)?;
     queries::sync_login(conn, &row).await?;
+    if toggled == Some(true)
+        && let Some(membership_id) = queries::login_membership(conn, row.id).await?
+    {
+        // Archiving ends the client's sign-ins; after a restore they sign in again.
+        auth_queries::end_sign_ins(conn, membership_id).await?;
+    }
     let clinic_id = row.clinic_id;
     let client = row.into_response(login);
     if fields_changed {
@@ -303,8 +309,9 @@ pub async fn get_client(
 
 /// Update a client
 ///
-/// JSON Merge Patch. `archived: true` archives the client and ends their access at once;
-/// `false` restores it. Honours `If-Match`.
+/// JSON Merge Patch. `archived: true` archives the client and ends their access at once,
+/// every sign-in of their login included; `false` restores the record, and the client signs in
+/// again. Honours `If-Match`.
 #[utoipa::path(
     tag = "clients",
     operation_id = "update_client",
@@ -501,7 +508,7 @@ pub async fn upsert_client(
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `clients:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The client is archived, the email already belongs to another member of the clinic, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client is archived; the email already belongs to another member of the clinic; the client's login is shared with another clinic (`code`: `login_shared`), so only they can change its password; or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The client has no email", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["clients:write"]))
@@ -557,7 +564,7 @@ pub async fn create_client_invitation(
                         .id
                 }
             };
-            Ok(invitations::issue(conn, clinic_id, membership_id).await?)
+            invitations::issue(conn, clinic_id, membership_id).await
         })
         .await?;
     Ok(HttpResponse::Created().json(invitation))

@@ -19,6 +19,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        shared_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -261,6 +262,8 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        created_by_membership -> Nullable<Uuid>,
+        created_by_api_key -> Nullable<Uuid>,
     }
 }
 

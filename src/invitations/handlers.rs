@@ -52,7 +52,7 @@ struct Pending {
         (status = 200, description = "Tokens for the invited clinic", body = crate::auth::handlers::TokenResponse),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The invitation is unknown, used, expired or withdrawn; or the password is not the existing login's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The login is shared with another clinic: it cannot be reset from here", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A reset of a login another clinic uses or used (`code`: `login_shared`): the person changes the password with `PATCH /v1/me`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password breaks a rule", body = Problem, content_type = "application/problem+json"),
@@ -111,21 +111,12 @@ pub async fn accept_invitation(
         let mut v = Validator::new();
         v.parse("password", password::check_password_rules(&body.password));
         v.finish()?;
-        if pending.password_hash.is_some() {
-            // A reset from one clinic must not take over a login that other clinics rely on.
-            let others: i64 = memberships::table
-                .filter(memberships::user_id.eq(pending.user_id))
-                .filter(memberships::clinic_id.ne(pending.clinic_id))
-                .filter(memberships::active.eq(true))
-                .filter(memberships::accepted_at.is_not_null())
-                .count()
-                .get_result(&mut conn)
-                .await?;
-            if others > 0 {
-                return Err(ApiError::conflict(
-                    "This login also belongs to another clinic, so it cannot be reset from here; sign in and change the password with PATCH /v1/me.",
-                ));
-            }
+        // A reset from one clinic must not take over a login another clinic uses or used
+        // (the invitation may predate the second clinic).
+        if pending.password_hash.is_some()
+            && crate::invitations::login_is_shared(&mut conn, pending.user_id, pending.clinic_id).await?
+        {
+            return Err(ApiError::login_shared());
         }
         Some(password::hash(body.password).await?)
     };

@@ -7,7 +7,8 @@
 
 pub mod handlers;
 
-use crate::db::schema::invitations;
+use crate::db::schema::{invitations, memberships, users};
+use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -28,12 +29,43 @@ pub struct InvitationResponse {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Makes a new invitation for a membership, retiring any earlier unused one.
+/// Whether the login behind a membership is, or ever was, accepted by another clinic too.
+/// `users.shared_at` remembers it for good (a trigger sets it); the membership check covers two
+/// clinics accepting the login at the same moment.
+pub async fn login_is_shared(conn: &mut AsyncPgConnection, user_id: Uuid, clinic_id: Uuid) -> QueryResult<bool> {
+    let marked: Option<DateTime<Utc>> = users::table.find(user_id).select(users::shared_at).first(conn).await?;
+    if marked.is_some() {
+        return Ok(true);
+    }
+    diesel::select(diesel::dsl::exists(
+        memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .filter(memberships::clinic_id.ne(clinic_id))
+            .filter(memberships::accepted_at.is_not_null()),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Makes a new invitation for a membership, retiring any earlier unused one. For a login that
+/// has signed in already, an invitation is a password reset: a clinic may reset only a login no
+/// other clinic has ever used (409 `login_shared` otherwise).
 pub async fn issue(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     membership_id: Uuid,
-) -> QueryResult<InvitationResponse> {
+) -> Result<InvitationResponse, ApiError> {
+    let (user_id, accepted_at, password_hash): (Uuid, Option<DateTime<Utc>>, Option<String>) = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::id.eq(membership_id))
+        .filter(memberships::clinic_id.eq(clinic_id))
+        .select((users::id, memberships::accepted_at, users::password_hash))
+        .first(conn)
+        .await?;
+    let is_reset = accepted_at.is_some() && password_hash.is_some();
+    if is_reset && login_is_shared(conn, user_id, clinic_id).await? {
+        return Err(ApiError::login_shared());
+    }
     let now = Utc::now();
     diesel::update(
         invitations::table

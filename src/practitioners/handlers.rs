@@ -92,7 +92,12 @@ async fn apply_changes(
             "This is the clinic's last active admin: make someone else an admin first.",
         ));
     }
+    let ends_access =
+        (current.active && changes.active == Some(false)) || changes.role.is_some_and(|r| r != current.role);
     let row = queries::update(conn, current.id, &changes).await.map_err(translate)?;
+    if ends_access {
+        auth_queries::end_sign_ins(conn, current.id).await?;
+    }
     let practitioner = row.into_practitioner(email);
     events::emit(conn, current.clinic_id, EventType::PractitionerUpdated, &practitioner).await?;
     Ok(practitioner)
@@ -217,8 +222,9 @@ pub async fn get_practitioner(
 
 /// Update a practitioner
 ///
-/// JSON Merge Patch of name, external id, role and `active`. `active: false` ends the
-/// practitioner's access at once, access tokens included. Honours `If-Match`. Admins only.
+/// JSON Merge Patch of name, external id, role and `active`. `active: false` and a role change
+/// end the practitioner's sign-ins at once, access tokens included: after a reactivation or
+/// with the new role, they sign in again. Honours `If-Match`. Admins only.
 #[utoipa::path(
     tag = "practitioners",
     operation_id = "update_practitioner",
@@ -290,7 +296,8 @@ pub async fn update_practitioner(
 /// Invite a practitioner again
 ///
 /// A fresh single-use invitation (older unused ones stop working). For someone who already has
-/// a login used only at this clinic it works as a password reset. Admins only.
+/// a login used only at this clinic it works as a password reset; a login another clinic uses
+/// or ever used belongs to the person and answers 409 `login_shared`. Admins only.
 #[utoipa::path(
     tag = "practitioners",
     operation_id = "create_practitioner_invitation",
@@ -301,7 +308,7 @@ pub async fn update_practitioner(
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `practitioners:write` (admins)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such practitioner in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The practitioner is deactivated, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The practitioner is deactivated; or their login is shared with another clinic (`code`: `login_shared`), so only they can change its password; or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["practitioners:write"]))
 )]

@@ -4,7 +4,9 @@ use crate::helpers::{PASSWORD, TestApp};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-/// Everything the service logs while a guard from [`capture_logs`] lives, at every level.
+/// Everything logged in this test process from the first call of [`captured_logs`] on, at
+/// every level, in the service's JSON format (with every span's fields). A process-wide
+/// subscriber: a thread-scoped one missed events when tests ran side by side.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -29,26 +31,23 @@ impl Captured {
     }
 }
 
-/// Logs of this thread (where the in-process service runs) at TRACE, in both formats the
-/// service can write.
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
-    use tracing_subscriber::layer::SubscriberExt;
-    let captured = Captured::default();
-    let (pretty, json) = (captured.clone(), captured.clone());
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || pretty.clone())
-                .with_ansi(false),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
+fn captured_logs() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
                 .json()
-                .with_writer(move || json.clone()),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::TRACE);
-    let guard = tracing::subscriber::set_default(subscriber);
-    (captured, guard)
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("no other test sets a subscriber");
+            captured
+        })
+        .clone()
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -60,7 +59,7 @@ fn text(v: &Value, key: &str) -> String {
 #[actix_web::test]
 async fn no_secret_reaches_a_log_line_or_an_error_body() {
     let app = TestApp::spawn().await;
-    let (logs, _guard) = capture_logs();
+    let logs = captured_logs();
     let mut secrets: Vec<(String, String)> = vec![("admin password".into(), PASSWORD.into())];
     let mut answers: Vec<String> = Vec::new();
 
@@ -184,6 +183,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
         "{}",
         res.body
     );
+    let logged_request = res.header("x-request-id").expect("a request id").to_string();
     for (content_type, body) in [
         (
             "application/x-www-form-urlencoded",
@@ -216,8 +216,8 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
 
     let logged = logs.text();
     assert!(
-        logged.contains("/v1/auth/token"),
-        "the capture sees the service's request logs"
+        logged.contains(&logged_request),
+        "the capture holds the log lines of this test's refused request"
     );
     for (what, secret) in &secrets {
         assert!(!logged.contains(secret.as_str()), "the {what} is in the log:\n{logged}");
@@ -228,4 +228,240 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
             );
         }
     }
+}
+
+/// Signs in to one clinic of a login; returns (access token, refresh token).
+async fn sign_in(app: &TestApp, email: &str, password: &str, clinic_id: Option<&str>) -> (String, String) {
+    let mut body = json!({"grant_type": "password", "username": email, "password": password});
+    if let Some(c) = clinic_id {
+        body["clinic_id"] = json!(c);
+    }
+    let res = app.post("/v1/auth/token").json(body).send().await;
+    assert_eq!(res.status, 200, "sign-in of {email}: {}", res.body);
+    (text(&res.body, "access_token"), text(&res.body, "refresh_token"))
+}
+
+async fn refresh_status(app: &TestApp, refresh: &str) -> u16 {
+    app.post("/v1/auth/token")
+        .json(json!({"grant_type": "refresh_token", "refresh_token": refresh}))
+        .send()
+        .await
+        .status
+}
+
+/// Signs a clinic up; returns (clinic id, admin access token).
+async fn clinic(app: &TestApp, name: &str, email: &str) -> (String, String) {
+    let signup = app.signup(name, email).await;
+    let clinic_id = text(&signup["clinic"], "id");
+    let (token, _) = sign_in(app, email, PASSWORD, Some(&clinic_id)).await;
+    (clinic_id, token)
+}
+
+/// As `admin`, adds a practitioner with `email`; returns (practitioner id, invitation token).
+async fn add_practitioner(app: &TestApp, admin: &str, email: &str) -> (String, String) {
+    let res = app
+        .post("/v1/practitioners")
+        .bearer(admin)
+        .json(json!({"name": "Ana Ruiz", "email": email}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    (text(&res.body, "id"), text(&res.body["invitation"], "token"))
+}
+
+async fn set_active(app: &TestApp, admin: &str, practitioner: &str, active: bool) {
+    let res = app
+        .patch(&format!("/v1/practitioners/{practitioner}"))
+        .bearer(admin)
+        .json(json!({"active": active}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+fn assert_login_shared(res: &crate::helpers::TestResponse) {
+    let problem = res.problem(409);
+    assert_eq!(
+        problem["type"], "https://rehabit.dev/problems/login-shared",
+        "{problem}"
+    );
+    assert_eq!(problem["code"], "login_shared", "{problem}");
+}
+
+/// Issue 12, item 1: when clinic A deactivated a practitioner who also works at clinic B, B's
+/// admin could reset the shared login with a password of B's choosing, then sign in to A as
+/// that person once A reactivated them.
+#[actix_web::test]
+async fn a_clinic_cannot_take_over_a_login_another_clinic_uses() {
+    let app = TestApp::spawn().await;
+    let (clinic_a, admin_a) = clinic(&app, "Clinic A", "admin@a.example").await;
+    let (clinic_b, admin_b) = clinic(&app, "Clinic B", "admin@b.example").await;
+    let email = "ana@both.example";
+    let (ana_at_a, invitation) = add_practitioner(&app, &admin_a, email).await;
+    assert_eq!(app.accept(&invitation, PASSWORD).await.status, 200);
+    // A reset invitation issued while the login is still A's alone, used once B shares it.
+    let early_reset = app
+        .post(&format!("/v1/practitioners/{ana_at_a}/invitation"))
+        .bearer(&admin_a)
+        .send()
+        .await;
+    assert_eq!(early_reset.status, 201, "{}", early_reset.body);
+    let (ana_at_b, invitation) = add_practitioner(&app, &admin_b, email).await;
+    assert_eq!(
+        app.accept(&invitation, PASSWORD).await.status,
+        200,
+        "joins with her own password"
+    );
+
+    set_active(&app, &admin_a, &ana_at_a, false).await;
+    let reset = app
+        .post(&format!("/v1/practitioners/{ana_at_b}/invitation"))
+        .bearer(&admin_b)
+        .send()
+        .await;
+    assert_login_shared(&reset);
+    set_active(&app, &admin_a, &ana_at_a, true).await;
+    for (admin, practitioner) in [(&admin_a, &ana_at_a), (&admin_b, &ana_at_b)] {
+        let reset = app
+            .post(&format!("/v1/practitioners/{practitioner}/invitation"))
+            .bearer(admin)
+            .send()
+            .await;
+        assert_login_shared(&reset);
+    }
+    let late = app
+        .accept(&text(&early_reset.body, "token"), "a password chosen by the clinic")
+        .await;
+    assert_login_shared(&late);
+    // Her own password still opens both clinics; the clinic's choice opens nothing.
+    sign_in(&app, email, PASSWORD, Some(&clinic_a)).await;
+    sign_in(&app, email, PASSWORD, Some(&clinic_b)).await;
+    let res = app.login(email, "a password chosen by the clinic").await;
+    res.problem(401);
+
+    // The operator's reset: a new password, and every sign-in of the login ends.
+    let (before, _) = sign_in(&app, email, PASSWORD, Some(&clinic_b)).await;
+    let mut conn = app.db().await;
+    let reset = rehabit::auth::reset_password(
+        &mut conn,
+        "Ana@Both.example",
+        Some("the operator's new password".into()),
+    )
+    .await
+    .expect("reset");
+    assert!(!reset.generated && reset.ended_sign_ins >= 1, "{reset:?}");
+    app.get("/v1/me").bearer(&before).send().await.problem(401);
+    sign_in(&app, email, "the operator's new password", Some(&clinic_a)).await;
+    let generated = rehabit::auth::reset_password(&mut conn, email, None)
+        .await
+        .expect("reset");
+    assert!(generated.generated && generated.password.len() >= 20);
+    sign_in(&app, email, &generated.password, Some(&clinic_b)).await;
+    let missing = rehabit::auth::reset_password(&mut conn, "nobody@both.example", None).await;
+    assert!(missing.is_err_and(|e| e.contains("no login")));
+}
+
+/// A client's login that also signed a clinic up (a sign-up with an existing login) is shared
+/// the same way; a login one clinic alone uses is still reset by an invitation.
+#[actix_web::test]
+async fn a_shared_client_login_answers_login_shared_and_an_unshared_one_resets() {
+    let app = TestApp::spawn().await;
+    let (_, admin_a) = clinic(&app, "Clinic A", "admin@a.example").await;
+    let (sam, _) = app
+        .client_with_login(
+            &admin_a,
+            json!({"name": "Sam", "email": "sam@x.example", "timezone": "Europe/London"}),
+        )
+        .await;
+    let (kim, _) = app
+        .client_with_login(
+            &admin_a,
+            json!({"name": "Kim", "email": "kim@x.example", "timezone": "Europe/London"}),
+        )
+        .await;
+    let res = app
+        .post("/v1/clinics")
+        .json(json!({"clinic_name": "Sam's studio", "admin": {"name": "Sam", "email": "sam@x.example", "password": PASSWORD}}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let reset = app
+        .post(&format!("/v1/clients/{sam}/invitation"))
+        .bearer(&admin_a)
+        .send()
+        .await;
+    assert_login_shared(&reset);
+    let reset = app
+        .post(&format!("/v1/clients/{kim}/invitation"))
+        .bearer(&admin_a)
+        .send()
+        .await;
+    assert_eq!(reset.status, 201, "{}", reset.body);
+    let (old, _) = sign_in(&app, "kim@x.example", PASSWORD, None).await;
+    assert_eq!(
+        app.accept(&text(&reset.body, "token"), "kim's new password")
+            .await
+            .status,
+        200
+    );
+    app.get("/v1/me").bearer(&old).send().await.problem(401);
+}
+
+/// Issue 12, item 2: archiving then restoring a client, or deactivating then reactivating a
+/// practitioner, revived their old tokens. Ending access ends every sign-in, and so does a role
+/// change; afterwards the person signs in again.
+#[actix_web::test]
+async fn ending_access_ends_sign_ins_and_a_restore_does_not_revive_them() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = clinic(&app, "Clinic", "admin@c.example").await;
+    let (sam, _) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Sam", "email": "sam@c.example", "timezone": "Europe/London"}),
+        )
+        .await;
+    let (access, refresh) = sign_in(&app, "sam@c.example", PASSWORD, None).await;
+    for archived in [true, false] {
+        let res = app
+            .patch(&format!("/v1/clients/{sam}"))
+            .bearer(&admin)
+            .json(json!({"archived": archived}))
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    app.get("/v1/me").bearer(&access).send().await.problem(401);
+    assert_eq!(refresh_status(&app, &refresh).await, 401);
+    let (again, _) = sign_in(&app, "sam@c.example", PASSWORD, None).await;
+    assert_eq!(app.get("/v1/me").bearer(&again).send().await.status, 200);
+
+    let (ana, invitation) = add_practitioner(&app, &admin, "ana@c.example").await;
+    assert_eq!(app.accept(&invitation, PASSWORD).await.status, 200);
+    let (access, refresh) = sign_in(&app, "ana@c.example", PASSWORD, None).await;
+    set_active(&app, &admin, &ana, false).await;
+    set_active(&app, &admin, &ana, true).await;
+    app.get("/v1/me").bearer(&access).send().await.problem(401);
+    assert_eq!(refresh_status(&app, &refresh).await, 401);
+
+    let (access, refresh) = sign_in(&app, "ana@c.example", PASSWORD, None).await;
+    let res = app
+        .patch(&format!("/v1/practitioners/{ana}"))
+        .bearer(&admin)
+        .json(json!({"role": "admin"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.get("/v1/me").bearer(&access).send().await.problem(401);
+    assert_eq!(refresh_status(&app, &refresh).await, 401);
+    let (admin_now, _) = sign_in(&app, "ana@c.example", PASSWORD, None).await;
+    assert_eq!(app.get("/v1/me").bearer(&admin_now).send().await.body["role"], "admin");
+    // A change that is not a role change (the same role again, a name) ends nothing.
+    let res = app
+        .patch(&format!("/v1/practitioners/{ana}"))
+        .bearer(&admin)
+        .json(json!({"role": "admin", "name": "Ana R."}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(app.get("/v1/me").bearer(&admin_now).send().await.status, 200);
 }
