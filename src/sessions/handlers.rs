@@ -207,6 +207,15 @@ fn may_change(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
     }
 }
 
+/// The answer for a client-made id that cannot name a new log of this client, whatever the
+/// reason (DESIGN.md: "Unusable ids reveal nothing").
+fn unusable_id() -> ApiError {
+    ApiError::validation(
+        "id",
+        "cannot be used for this log: choose another id (a new random UUID)",
+    )
+}
+
 /// The assignment being logged, its client's timezone, for a caller that may log it.
 async fn loggable(
     conn: &mut AsyncPgConnection,
@@ -235,7 +244,9 @@ async fn loggable(
 /// client's behalf. **Offline sync:** send a client-made UUID `id`; the first request answers
 /// 201, a retry with the same id and the same content (compared as values: the same instant in
 /// another offset is the same) answers 200 with the stored log, and the same id with different
-/// content answers 409. Concurrent retries make exactly one log. A log with pain after of 7 or
+/// content answers 409. An id that cannot be used (taken by a log the caller cannot see, or by
+/// another client's) answers 422 naming `id`: choose another. Concurrent retries make exactly
+/// one log. A log with pain after of 7 or
 /// more, or 3 more than before, is flagged for review. `performed_at` may be any time from the
 /// assignment's start date (client's timezone) to 5 minutes from now.
 #[utoipa::path(
@@ -252,10 +263,10 @@ async fn loggable(
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `sessions:write` (or the client's own login)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such assignment visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another log has this id, the client is archived, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another log of this client has this id, the client is archived, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule (ranges, an entry of another assignment, a time outside the assignment)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule (ranges, an entry of another assignment, a time outside the assignment), or the `id` cannot be used: choose another", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:write"]))
 )]
@@ -332,18 +343,23 @@ pub async fn create_session(
     let (created, session) = conn
         .transaction::<_, ApiError, _>(async move |conn| {
             if !queries::insert_if_new(conn, &row).await? {
-                // The id exists: a retry of the same log, or another log entirely.
-                let existing = queries::find_any(conn, row.id).await?;
+                // The id exists: a retry of this client's log, another of their logs, or a log
+                // the caller has no business knowing about. The last answers exactly as any
+                // other unusable id, so an id reveals nothing of other clients or clinics.
+                let existing = queries::find_any(conn, row.id)
+                    .await?
+                    .filter(|e| e.clinic_id == clinic_id && e.client_id == row.client_id);
                 return match existing {
-                    Some(e) if e.clinic_id == clinic_id && e.content_hash == hash && e.deleted_at.is_none() => {
+                    Some(e) if e.content_hash == hash && e.deleted_at.is_none() => {
                         Ok((false, queries::response(conn, e).await?))
                     }
-                    Some(e) if e.clinic_id == clinic_id && e.deleted_at.is_some() => {
+                    Some(e) if e.deleted_at.is_some() => {
                         Err(ApiError::conflict("A log with this id was deleted; it is not logged again."))
                     }
-                    _ => Err(ApiError::conflict(
+                    Some(_) => Err(ApiError::conflict(
                         "A different log already has this id: a retry must send the same content, a new log needs a new id.",
                     )),
+                    None => Err(unusable_id()),
                 };
             }
             let entry_rows = queries::entry_rows(clinic_id, row.id, &content.entries);

@@ -462,3 +462,100 @@ async fn the_lists_page_and_filter() {
     .await
     .problem(400);
 }
+
+/// Issue 12, item 4: a client-made id that another clinic's (or another client's) log holds
+/// answered 409 while a fresh id answered 201 and reading that id 404, which told the caller
+/// the log existed. Now every unusable id gets the same 422 naming `id`.
+#[actix_web::test]
+async fn an_id_taken_elsewhere_reveals_nothing() {
+    let app = TestApp::spawn().await;
+    let a = setup(&app, "clinica", 1).await;
+    let b = setup(&app, "clinicb", 1).await;
+    let at = (Utc::now() - Duration::hours(2)).to_rfc3339();
+    let id = uuid::Uuid::new_v4();
+    ok(
+        &app.post(&sessions_path(&a))
+            .bearer(&a.client)
+            .json(log_body(&a, Some(id), &at))
+            .send()
+            .await,
+        201,
+    );
+    // Another clinic's client and its admin, with the same id and with a fresh one.
+    let mut refusals = Vec::new();
+    for token in [&b.client, &b.admin] {
+        let res = app
+            .post(&sessions_path(&b))
+            .bearer(token)
+            .json(log_body(&b, Some(id), &at))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "id", "{}", res.body);
+        refusals.push(res.body.clone());
+        app.get(&format!("/v1/sessions/{id}"))
+            .bearer(token)
+            .send()
+            .await
+            .problem(404);
+    }
+    // Another client of the same clinic, logged by that client and by staff.
+    let (kim_id, kim) = app
+        .client_with_login(
+            &a.admin,
+            json!({"name": "Kim", "email": "kim@clinica.example", "timezone": "Europe/Paris"}),
+        )
+        .await;
+    let kim_assignment = ok(
+        &app.post(&format!("/v1/clients/{kim_id}/assignments"))
+            .bearer(&a.admin)
+            .json(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": Utc::now().date_naive() - Duration::days(3)}}))
+            .send()
+            .await,
+        201,
+    );
+    let k = Setup {
+        admin: a.admin.clone(),
+        client: kim,
+        client_id: kim_id,
+        assignment: kim_assignment,
+    };
+    for token in [&k.client, &k.admin] {
+        let res = app
+            .post(&sessions_path(&k))
+            .bearer(token)
+            .json(log_body(&k, Some(id), &at))
+            .send()
+            .await;
+        assert_eq!(res.problem(422)["errors"][0]["field"], "id");
+        refusals.push(res.body.clone());
+    }
+    assert!(
+        refusals.windows(2).all(|w| w[0] == w[1]),
+        "one answer whoever holds the id: {refusals:?}"
+    );
+    // A fresh id works; the owner's retry and the owner's other content answer as before.
+    ok(
+        &app.post(&sessions_path(&b))
+            .bearer(&b.client)
+            .json(log_body(&b, Some(uuid::Uuid::new_v4()), &at))
+            .send()
+            .await,
+        201,
+    );
+    ok(
+        &app.post(&sessions_path(&a))
+            .bearer(&a.client)
+            .json(log_body(&a, Some(id), &at))
+            .send()
+            .await,
+        200,
+    );
+    let mut changed = log_body(&a, Some(id), &at);
+    changed["pain_after"] = json!(1);
+    app.post(&sessions_path(&a))
+        .bearer(&a.admin)
+        .json(changed)
+        .send()
+        .await
+        .problem(409);
+}
