@@ -103,6 +103,14 @@ impl Caller {
         }
     }
 
+    /// For an API key: its id.
+    pub fn api_key_id(&self) -> Option<Uuid> {
+        match &self.principal {
+            Principal::ApiKey { key_id, .. } => Some(*key_id),
+            Principal::Member(_) => None,
+        }
+    }
+
     /// Who owns an `Idempotency-Key`: keys are per caller.
     pub fn idempotency_owner(&self) -> String {
         match &self.principal {

@@ -1,4 +1,4 @@
-use crate::auth::{Caller, Permission};
+use crate::auth::{Caller, Permission, Permissions};
 use crate::db::schema::events;
 use crate::error::{ApiError, Problem};
 use crate::events::EventType;
@@ -17,19 +17,41 @@ struct Cursor {
     seq: i64,
 }
 
-fn parse_types(raw: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+fn parse_types(raw: Option<&str>) -> Result<Option<Vec<EventType>>, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     raw.split(',')
         .map(|t| {
-            t.trim()
-                .parse::<EventType>()
-                .map(|t| t.as_str().to_string())
-                .map_err(|e| ApiError::bad_request(format!("`types` names an unknown event type `{}`: {e}.", t.trim())))
+            t.trim().parse::<EventType>().map_err(|_| {
+                ApiError::validation(
+                    "types",
+                    "must be a comma-separated list of event types (`client.created,session.logged`)",
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// The event types the feed shows the caller: those asked for (403 for one it may not read),
+/// else every type it may read; `None` when that is every type.
+fn visible_types(requested: Option<Vec<EventType>>, permissions: Permissions) -> Result<Option<Vec<String>>, ApiError> {
+    let names = |types: Vec<EventType>| types.into_iter().map(|t| t.as_str().to_string()).collect();
+    match requested {
+        Some(types) => {
+            EventType::require_readable(&types, permissions, "Reading")?;
+            Ok(Some(names(types)))
+        }
+        None => {
+            let readable: Vec<EventType> = EventType::ALL
+                .iter()
+                .copied()
+                .filter(|t| t.readable_by(permissions))
+                .collect();
+            Ok((readable.len() < EventType::ALL.len()).then(|| names(readable)))
+        }
+    }
 }
 
 type EventRow = (i64, Uuid, String, DateTime<Utc>, serde_json::Value);
@@ -80,16 +102,20 @@ async fn read_page(
 /// An event appears only once its transaction has committed, and never after a later one, so a
 /// poller that follows the cursor never misses an event and never sees one out of order.
 /// `next_cursor` is never `null`: a poller that has caught up keeps its place. Events are the
-/// same shape as webhook bodies.
+/// same shape as webhook bodies. The feed holds only events of the types the caller may read:
+/// each type needs the permission that reads its resource besides `events:read`
+/// (`session.*` needs `sessions:read`, `client.*` `clients:read`, ...); asking for another type
+/// in `types` is a 403 naming it.
 #[utoipa::path(
     tag = "events",
     operation_id = "list_events",
     params(ListEventsQuery),
     responses(
         (status = 200, description = "The next events, oldest first", body = EventFeedPage),
-        (status = 400, description = "Malformed `after`, `limit` or `types`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed `after` or `limit`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `events:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs `events:read`, and for each type asked for in `types`, the permission that reads its resource", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`types` names an unknown event type", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["events:read"]))
 )]
@@ -113,7 +139,7 @@ pub async fn list_events(
         None | Some("") => 0,
         Some(c) => decode_cursor::<Cursor>(c)?.seq,
     };
-    let types = parse_types(query.types.as_deref())?;
+    let types = visible_types(parse_types(query.types.as_deref())?, caller.permissions)?;
     let mut conn = state.conn().await?;
     let (rows, head) = read_page(&mut conn, caller.clinic_id, after, types, limit).await?;
     // A full page ends at its last event; otherwise nothing else matches up to the snapshot's
@@ -146,7 +172,7 @@ mod tests {
         assert_eq!(parse_types(None).ok(), Some(None));
         assert_eq!(
             parse_types(Some("client.created, client.updated")).ok(),
-            Some(Some(vec!["client.created".to_string(), "client.updated".to_string()]))
+            Some(Some(vec![EventType::ClientCreated, EventType::ClientUpdated]))
         );
         assert!(parse_types(Some("client.created,client.eaten")).is_err());
     }

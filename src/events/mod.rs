@@ -12,7 +12,9 @@
 pub mod dto;
 pub mod handlers;
 
+use crate::auth::{Permission, Permissions};
 use crate::db::schema::{event_counters, events};
+use crate::error::ApiError;
 use crate::text_enum;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -44,6 +46,45 @@ text_enum! {
         SessionUpdated => "session.updated",
         SessionDeleted => "session.deleted",
         SessionFlagged => "session.flagged",
+    }
+}
+
+impl EventType {
+    /// The permission that reading this kind of event needs on top of `events:read`: the one
+    /// that reads its resource (DESIGN.md, "Least privilege reaches every path to the data").
+    /// `None`: `events:read` alone.
+    pub fn read_permission(self) -> Option<Permission> {
+        use EventType::*;
+        match self {
+            ClinicCreated => None,
+            PractitionerCreated | PractitionerUpdated => Some(Permission::PractitionersRead),
+            ClientCreated | ClientUpdated | ClientArchived | ClientRestored => Some(Permission::ClientsRead),
+            ExerciseCreated | ExerciseUpdated | ExerciseArchived | ExerciseDeleted => Some(Permission::ExercisesRead),
+            RoutineCreated | RoutineUpdated | RoutineDeleted => Some(Permission::RoutinesRead),
+            AssignmentCreated | AssignmentUpdated | AssignmentStatusChanged => Some(Permission::AssignmentsRead),
+            SessionLogged | SessionUpdated | SessionDeleted | SessionFlagged => Some(Permission::SessionsRead),
+        }
+    }
+
+    /// Whether a caller may read events of this type (through the feed or a webhook).
+    pub fn readable_by(self, permissions: Permissions) -> bool {
+        permissions.contains(Permission::EventsRead) && self.read_permission().is_none_or(|p| permissions.contains(p))
+    }
+
+    /// 403 naming the first type of `types` the caller may not read, and what it needs.
+    pub fn require_readable(types: &[EventType], permissions: Permissions, doing: &str) -> Result<(), ApiError> {
+        match types.iter().find(|t| !t.readable_by(permissions)) {
+            None => Ok(()),
+            Some(t) => {
+                let needs = match t.read_permission() {
+                    Some(p) => format!("`events:read` and `{p}`"),
+                    None => "`events:read`".to_string(),
+                };
+                Err(ApiError::forbidden(format!(
+                    "{doing} `{t}` events needs {needs}, which the caller does not have."
+                )))
+            }
+        }
     }
 }
 
@@ -93,4 +134,29 @@ pub async fn emit<T: Serialize>(
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(handlers::list_events);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_is_read_with_its_resource() {
+        let keys = |perms: &[Permission]| Permissions::of(perms);
+        let sessions_only = keys(&[Permission::EventsRead, Permission::ClientsRead]);
+        assert!(EventType::ClientCreated.readable_by(sessions_only));
+        assert!(!EventType::SessionLogged.readable_by(sessions_only));
+        assert!(EventType::ClinicCreated.readable_by(keys(&[Permission::EventsRead])));
+        assert!(!EventType::ClinicCreated.readable_by(keys(&[Permission::ClientsRead])));
+        for t in EventType::ALL {
+            assert!(t.readable_by(crate::auth::Role::Admin.permissions()), "{t}");
+            let area = t.as_str().split('.').next().unwrap_or("");
+            if let Some(p) = t.read_permission() {
+                assert!(
+                    p.as_str().starts_with(area) || area == "occurrence",
+                    "{t} read with {p}"
+                );
+            }
+        }
+    }
 }

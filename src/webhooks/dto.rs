@@ -28,12 +28,40 @@ pub struct WebhookResponse {
     pub disabled_at: Option<DateTime<Utc>>,
     /// Until when the secret before the last rotation also signs deliveries.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Who registered the endpoint; `null` for endpoints registered before this was recorded.
+    /// Its subscriptions were checked against that caller's permissions, and every change is
+    /// checked against the permissions of whoever makes it.
+    #[schema(schema_with = nullable_creator)]
+    pub created_by: Option<CreatorResponse>,
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When the endpoint was registered.
     pub created_at: DateTime<Utc>,
     /// When the endpoint last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+crate::text_enum! {
+    /// What kind of caller made something.
+    pub enum CreatorKind {
+        /// A member of the clinic's staff, signed in.
+        Practitioner => "practitioner",
+        /// An API key of the clinic.
+        ApiKey => "api_key",
+    }
+}
+
+/// Who made a resource.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatorResponse {
+    /// A practitioner (`id` is the practitioner's id) or an API key (`id` is the key's id).
+    pub kind: CreatorKind,
+    /// The practitioner's or the key's id.
+    pub id: Uuid,
+}
+
+fn nullable_creator() -> utoipa::openapi::Schema {
+    crate::sessions::dto::nullable("CreatorResponse", "Who registered the endpoint; `null` when unknown.")
 }
 
 /// A new endpoint, with its signing secret: shown in this answer only.
@@ -65,7 +93,9 @@ pub struct CreateWebhookRequest {
     /// Where to POST deliveries: an absolute `http` or `https` URL without credentials.
     #[schema(example = "https://booking.example.com/hooks/rehabit", max_length = 2000)]
     pub url: String,
-    /// The event types to deliver; at least one.
+    /// The event types to deliver; at least one. Each needs what reading it through the events
+    /// feed needs: `events:read` and the permission that reads its resource (`session.*`:
+    /// `sessions:read`, ...); a type the caller may not read is a 403 naming it.
     #[schema(example = json!(["client.created", "client.updated"]), min_items = 1)]
     pub events: Vec<EventType>,
     /// A note for people (up to 500 characters).

@@ -29,6 +29,17 @@ impl WebhookRow {
             disabled_reason: self.disabled_reason,
             disabled_at: self.disabled_at,
             previous_secret_expires_at: self.previous_secret_expires_at.filter(|t| *t > Utc::now()),
+            created_by: match (self.created_by_membership, self.created_by_api_key) {
+                (Some(id), _) => Some(CreatorResponse {
+                    kind: CreatorKind::Practitioner,
+                    id,
+                }),
+                (None, Some(id)) => Some(CreatorResponse {
+                    kind: CreatorKind::ApiKey,
+                    id,
+                }),
+                (None, None) => None,
+            },
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -131,7 +142,7 @@ pub async fn list_webhooks(
             headers(("Location" = String, description = "The new endpoint"), ("ETag" = String, description = "Its version"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `webhooks:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs `webhooks:write`, and to read every event type subscribed to (`events:read` and the permission of its resource)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -155,6 +166,7 @@ pub async fn create_webhook(
     v.check(!body.events.is_empty(), "events", "must name at least one event type");
     let description = parse_description(body.description.as_deref().unwrap_or(""), &mut v);
     v.finish()?;
+    EventType::require_readable(&body.events, caller.permissions, "Subscribing to")?;
     let (Some(url), Some(description)) = (url, description) else {
         return Err(ApiError::internal("validated webhook fields missing"));
     };
@@ -169,6 +181,8 @@ pub async fn create_webhook(
             description: &description,
             event_types: event_names(body.events),
             secret: &secret,
+            created_by_membership: caller.practitioner_id(),
+            created_by_api_key: caller.api_key_id(),
         },
     )
     .await?;
@@ -213,7 +227,10 @@ pub async fn get_webhook(
 /// Update a webhook endpoint
 ///
 /// JSON Merge Patch. `enabled: true` turns the endpoint back on, also after the service turned
-/// it off for failing; deliveries that were waiting go out again. Honours `If-Match`.
+/// it off for failing; deliveries that were waiting go out again. Whoever makes a change must
+/// be able to read every event type the endpoint delivers afterwards (403 naming a type
+/// otherwise), so a change of URL cannot redirect events the changer may not see. Honours
+/// `If-Match`.
 #[utoipa::path(
     tag = "webhooks",
     operation_id = "update_webhook",
@@ -227,7 +244,7 @@ pub async fn get_webhook(
             headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `webhooks:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs `webhooks:write`, and to read every event type the endpoint delivers after the change (`events:read` and the permission of its resource)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
@@ -264,7 +281,7 @@ pub async fn update_webhook(
     };
     let enabled = body.enabled.required("enabled", &mut v);
     v.finish()?;
-    let (clinic_id, id) = (caller.clinic_id, *id);
+    let (clinic_id, id, permissions) = (caller.clinic_id, *id, caller.permissions);
     let mut conn = state.conn().await?;
     let row = conn
         .transaction::<_, ApiError, _>(async move |conn| {
@@ -272,6 +289,13 @@ pub async fn update_webhook(
                 .await?
                 .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
             if_match.check(current.version)?;
+            // Whoever changes an endpoint (its URL included) must be able to read everything
+            // it will deliver: otherwise a change could redirect events the changer may not see.
+            let subscribed: Vec<EventType> = match &events {
+                Some(e) => e.clone(),
+                None => current.event_types.iter().filter_map(|t| t.parse().ok()).collect(),
+            };
+            EventType::require_readable(&subscribed, permissions, "Delivering")?;
             let events = events.map(event_names);
             let mut changes = WebhookChanges {
                 url: url.filter(|u| *u != current.url),

@@ -19,6 +19,8 @@ pub struct WebhookRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub created_by_membership: Option<Uuid>,
+    pub created_by_api_key: Option<Uuid>,
 }
 
 #[derive(Insertable)]
@@ -30,6 +32,8 @@ pub struct NewWebhook<'a> {
     pub description: &'a str,
     pub event_types: Vec<String>,
     pub secret: &'a str,
+    pub created_by_membership: Option<Uuid>,
+    pub created_by_api_key: Option<Uuid>,
 }
 
 /// Field changes; `None` leaves a column as it is.

@@ -465,3 +465,172 @@ async fn ending_access_ends_sign_ins_and_a_restore_does_not_revive_them() {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(app.get("/v1/me").bearer(&admin_now).send().await.status, 200);
 }
+
+/// As `admin`, makes an API key with `scopes`; returns the key and its id.
+async fn api_key(app: &TestApp, admin: &str, scopes: &[&str]) -> (String, String) {
+    let res = app
+        .post("/v1/api-keys")
+        .bearer(admin)
+        .json(json!({"name": scopes.join(" "), "scopes": scopes}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    (text(&res.body, "key"), text(&res.body, "id"))
+}
+
+/// All events the caller's feed shows, paging one at a time.
+async fn feed(app: &TestApp, key: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let res = app
+            .get(&format!("/v1/events?limit=1&after={after}"))
+            .bearer(key)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let items = res.body["items"].as_array().cloned().unwrap_or_default();
+        after = text(&res.body, "next_cursor");
+        if items.is_empty() {
+            return all;
+        }
+        all.extend(items);
+    }
+}
+
+/// Issue 12, item 3: a key with only `events:read` read `session.logged` events (pain scores,
+/// notes) that `GET /v1/sessions/{id}` refused it, and a key with only `webhooks:write`
+/// subscribed to them at a URL of its choosing.
+#[actix_web::test]
+async fn events_and_webhooks_show_only_what_the_caller_may_read() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = clinic(&app, "Clinic", "admin@c.example").await;
+    let (sam, sam_token) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Sam", "email": "sam@c.example", "timezone": "Europe/London"}),
+        )
+        .await;
+    let assignment = app
+        .post(&format!("/v1/clients/{sam}/assignments"))
+        .bearer(&admin)
+        .json(json!({"routine_id": rehabit::library::content::HIP_MOBILITY, "schedule": {"start_date": chrono::Utc::now().date_naive()}}))
+        .send()
+        .await;
+    assert_eq!(assignment.status, 201, "{}", assignment.body);
+    let log = app
+        .post(&format!("/v1/assignments/{}/sessions", text(&assignment.body, "id")))
+        .bearer(&sam_token)
+        .json(json!({"performed_at": chrono::Utc::now().to_rfc3339(), "pain_before": 3, "pain_after": 8, "notes": "sharp pain in the left hip"}))
+        .send()
+        .await;
+    assert_eq!(log.status, 201, "{}", log.body);
+
+    let (events_only, _) = api_key(&app, &admin, &["events:read"]).await;
+    let (events_clients, _) = api_key(&app, &admin, &["events:read", "clients:read"]).await;
+    let everything = feed(&app, &admin).await;
+    let types = |events: &[Value]| events.iter().map(|e| text(e, "type")).collect::<Vec<_>>();
+    assert!(
+        types(&everything).contains(&"session.logged".to_string()),
+        "{everything:?}"
+    );
+
+    let seen = feed(&app, &events_only).await;
+    assert!(types(&seen).iter().all(|t| t == "clinic.created"), "{:?}", types(&seen));
+    assert!(!serde_json::to_string(&seen).unwrap_or_default().contains("sharp pain"));
+    let seen = feed(&app, &events_clients).await;
+    let want: Vec<String> = types(&everything)
+        .into_iter()
+        .filter(|t| t.starts_with("client.") || t == "clinic.created")
+        .collect();
+    assert_eq!(types(&seen), want, "every client event, in order, none of the others");
+    let res = app
+        .get("/v1/events?types=client.created,session.logged")
+        .bearer(&events_clients)
+        .send()
+        .await;
+    assert!(
+        res.problem(403)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("session.logged"),
+        "{}",
+        res.body
+    );
+
+    // Subscriptions: checked when made and at every change, against whoever makes it.
+    let (hooks_only, _) = api_key(&app, &admin, &["webhooks:write"]).await;
+    let (hooks_sessions, hooks_sessions_id) =
+        api_key(&app, &admin, &["webhooks:write", "events:read", "sessions:read"]).await;
+    let subscribe = |key: String, events: Value| {
+        let app = &app;
+        async move {
+            app.post("/v1/webhooks")
+                .bearer(&key)
+                .json(json!({"url": "https://hooks.example.com/in", "events": events}))
+                .send()
+                .await
+        }
+    };
+    let res = subscribe(hooks_only.clone(), json!(["session.logged"])).await;
+    assert!(
+        res.problem(403)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("session.logged")
+    );
+    let res = subscribe(hooks_sessions.clone(), json!(["session.logged", "client.created"])).await;
+    assert!(
+        res.problem(403)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("client.created")
+    );
+    let res = subscribe(hooks_sessions.clone(), json!(["session.logged"])).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(
+        res.body["created_by"],
+        json!({"kind": "api_key", "id": hooks_sessions_id})
+    );
+    let res = subscribe(admin.clone(), json!(["session.logged", "client.created"])).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["created_by"]["kind"], "practitioner");
+    let admins_hook = text(&res.body, "id");
+    for change in [
+        json!({"url": "https://attacker.example.com/"}),
+        json!({"events": ["session.logged"]}),
+    ] {
+        let res = app
+            .patch(&format!("/v1/webhooks/{admins_hook}"))
+            .bearer(&hooks_sessions)
+            .json(change.clone())
+            .send()
+            .await;
+        if change.get("url").is_some() {
+            // The endpoint still delivers client.created, which this key may not read.
+            res.problem(403);
+        } else {
+            assert_eq!(
+                res.status, 200,
+                "narrowing to what the key reads is allowed: {}",
+                res.body
+            );
+        }
+    }
+    let res = app
+        .patch(&format!("/v1/webhooks/{admins_hook}"))
+        .bearer(&hooks_only)
+        .json(json!({"url": "https://attacker.example.com/"}))
+        .send()
+        .await;
+    res.problem(403);
+    let hook = app
+        .get(&format!("/v1/webhooks/{admins_hook}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(
+        hook.body["url"], "https://hooks.example.com/in",
+        "nothing changed the URL"
+    );
+}
