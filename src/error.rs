@@ -96,6 +96,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
 
+    /// A query parameter (or another part of the request line) that cannot be read: 400, naming
+    /// it in `errors` as validation problems do.
+    pub fn bad_query(param: impl Into<String>, message: impl Into<String>) -> Self {
+        let (param, message) = (param.into(), message.into());
+        let mut e = Self::bad_request(format!("`{param}` {message}."));
+        e.errors = vec![FieldError { field: param, message }];
+        e
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not authenticated", detail)
     }

@@ -81,8 +81,10 @@ pub fn build_app(
         .split_for_parts();
     let doc = openapi::finish(doc);
     let routes = http::methods::KnownRoutes::from_openapi(&doc);
+    let query_rules = http::query::QueryRules::from_openapi(&doc);
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(routes))
+        .app_data(web::Data::new(query_rules))
         .app_data(web::Data::new(metrics))
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
@@ -98,6 +100,7 @@ pub fn build_app(
         )
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
+        .wrap(from_fn(http::query::strict_query))
         .wrap(from_fn(http::reject_nul))
         .wrap(from_fn(api_keys::rate_limit::headers_middleware))
         .wrap(request_metrics)

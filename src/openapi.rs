@@ -304,8 +304,140 @@ fn document_no_nul(doc: &mut OpenApi) {
     }
 }
 
+/// The 401 every secured operation shares, a component of the document.
+const UNAUTHORIZED: &str = "Unauthorized";
+
+fn unauthorized_response() -> utoipa::openapi::Response {
+    let mut res = problem_response(
+        "No credentials, or a token or key that cannot be used (malformed, expired, revoked, or its access ended)"
+            .to_string(),
+    );
+    res.headers.insert(
+        "WWW-Authenticate".to_string(),
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(
+                "`Bearer realm=\"rehabit\"`; for a credential that was sent, also `error=\"invalid_token\"` and an `error_description` (RFC 6750)",
+            ))
+            .build()
+            .into(),
+    );
+    res
+}
+
+fn problem_response(description: String) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+/// Whether an operation needs credentials: it has a security requirement that names a scheme
+/// (`security(())` renders as one empty requirement, which means "none needed").
+fn is_secured(op: &Operation) -> bool {
+    op.security.iter().flatten().any(|r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| !o.is_empty()))
+            .unwrap_or(false)
+    })
+}
+
+/// The answers every operation gives because of its shape, with one wording each: 400 for a
+/// request that cannot be read (every operation refuses unknown query parameters,
+/// `http::query`), 401 with its challenge on operations that need credentials, and 422 where a
+/// query parameter has a range, a vocabulary or a length (`http::query`).
+fn document_generic_answers(op: &mut Operation) {
+    let params: Vec<&Parameter> = op
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) => Some(p),
+            RefOr::Ref(_) => None,
+        })
+        .collect();
+    let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+    let query: Vec<&Parameter> = params
+        .iter()
+        .copied()
+        .filter(|p| p.parameter_in == ParameterIn::Query)
+        .collect();
+    let mut unreadable = vec!["an unknown or repeated query parameter".to_string()];
+    if !query.is_empty() {
+        unreadable.push("a query parameter that does not parse as its type (a date `YYYY-MM-DD`, a whole number, a UUID, `true`/`false`, a cursor this API gave out)".into());
+    }
+    if has_path {
+        unreadable.push("a path parameter that does not parse (an id that is not a UUID)".into());
+    }
+    if op.request_body.is_some() {
+        unreadable.push("a body that is not valid JSON (or form)".into());
+    }
+    if params
+        .iter()
+        .any(|p| p.parameter_in == ParameterIn::Header && p.name == "If-Match")
+    {
+        unreadable.push("an empty `If-Match`".into());
+    }
+    if params.iter().any(|p| p.name == "Idempotency-Key") {
+        unreadable.push("a malformed `Idempotency-Key`".into());
+    }
+    let last = unreadable.pop().unwrap_or_default();
+    let listed = if unreadable.is_empty() {
+        last
+    } else {
+        format!("{}, or {last}", unreadable.join(", "))
+    };
+    op.responses.responses.insert(
+        "400".to_string(),
+        RefOr::T(problem_response(format!(
+            "The request cannot be read: {listed}. `errors` names the parameter or field"
+        ))),
+    );
+    if is_secured(op) {
+        op.responses
+            .responses
+            .insert("401".to_string(), RefOr::Ref(Ref::from_response_name(UNAUTHORIZED)));
+    }
+    let ruled = query.iter().any(|p| match &p.schema {
+        Some(RefOr::Ref(_)) => true, // a named vocabulary
+        Some(RefOr::T(Schema::Object(o))) => {
+            o.minimum.is_some() || o.maximum.is_some() || o.max_length.is_some() || o.enum_values.is_some()
+        }
+        _ => false,
+    });
+    if ruled {
+        const CLAUSE: &str = "a query parameter outside its range, vocabulary or length";
+        match op.responses.responses.get_mut("422") {
+            Some(RefOr::T(res)) if !res.description.contains("query parameter") => {
+                res.description = format!("{}; or {CLAUSE}", res.description);
+            }
+            Some(_) => {}
+            None => {
+                let mut first = CLAUSE.chars();
+                let description = first
+                    .next()
+                    .map(|c| c.to_uppercase().chain(first).collect::<String>())
+                    .unwrap_or_default();
+                op.responses
+                    .responses
+                    .insert("422".to_string(), RefOr::T(problem_response(description)));
+            }
+        }
+    }
+}
+
 /// Applies conventions that follow from the routes once they are all known.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
+    doc.components
+        .get_or_insert_with(Default::default)
+        .responses
+        .insert(UNAUTHORIZED.to_string(), RefOr::T(unauthorized_response()));
     for (path, item) in doc.paths.paths.iter_mut() {
         if let Some(op) = item.post.as_mut()
             && idempotency::applies_to(&actix_web::http::Method::POST, path)
@@ -326,6 +458,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .flatten()
         {
             document_permissions(op);
+            document_generic_answers(op);
         }
     }
     document_no_nul(&mut doc);

@@ -166,19 +166,24 @@ without white space, control characters or `/`.",
         }
     }
 
+    /// Search text in a query is at most this many characters, on every list.
+    pub const SEARCH_MAX_CHARS: usize = 200;
+
     /// The schema of a full-text search parameter: [`search_pattern`] for 200 characters.
     pub fn search_text() -> Schema {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(search_pattern(200)))
+            .max_length(Some(SEARCH_MAX_CHARS))
+            .pattern(Some(search_pattern(SEARCH_MAX_CHARS)))
             .into()
     }
 
-    /// The schema of free text in a query parameter: anything but a NUL character, which no
-    /// path or query string may carry (`http::reject_nul`).
+    /// The schema of free search text in a query parameter: at most 200 characters, and no NUL
+    /// character, which no path or query string may carry (`http::reject_nul`).
     pub fn query_text() -> Schema {
         ObjectBuilder::new()
             .schema_type(Type::String)
+            .max_length(Some(SEARCH_MAX_CHARS))
             .pattern(Some(r"^[^\u0000]*$"))
             .into()
     }

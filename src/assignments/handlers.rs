@@ -563,12 +563,15 @@ async fn agenda_for(
     let from = q.from.unwrap_or(monday);
     let to = q.to.unwrap_or(from + Duration::days(6));
     if to < from {
-        return Err(ApiError::bad_request("`to` must not be before `from`."));
+        return Err(ApiError::validation("to", "must not be before `from`"));
     }
     if (to - from).num_days() >= MAX_AGENDA_DAYS {
-        return Err(ApiError::bad_request(format!(
-            "An agenda covers at most {MAX_AGENDA_DAYS} days."
-        )));
+        return Err(ApiError::validation(
+            "to",
+            format!(
+                "must be less than {MAX_AGENDA_DAYS} days after `from`: an agenda covers at most {MAX_AGENDA_DAYS} days"
+            ),
+        ));
     }
     // Three queries whatever the range: assignments, their pauses, their logs per day.
     let assignments = queries::overlapping(&mut conn, clinic_id, client_id, from, to).await?;

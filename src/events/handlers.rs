@@ -130,14 +130,19 @@ pub async fn list_events(
         None => DEFAULT_LIMIT,
         Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
         Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "`limit` must be between 1 and {MAX_LIMIT}."
-            )));
+            return Err(ApiError::validation(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
     };
     let after = match query.after.as_deref() {
         None | Some("") => 0,
-        Some(c) => decode_cursor::<Cursor>(c)?.seq,
+        Some(c) => {
+            decode_cursor::<Cursor>(c)
+                .map_err(|_| ApiError::bad_query("after", "is not a cursor this feed gave out (a `next_cursor`)"))?
+                .seq
+        }
     };
     let types = visible_types(parse_types(query.types.as_deref())?, caller.permissions)?;
     let mut conn = state.conn().await?;

@@ -7,6 +7,7 @@ pub mod methods;
 pub mod objects_only;
 pub mod pagination;
 pub mod patch;
+pub mod query;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;

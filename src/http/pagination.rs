@@ -28,9 +28,10 @@ impl PageParams {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "`limit` must be between 1 and {MAX_LIMIT}."
-            ))),
+            Some(_) => Err(ApiError::validation(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )),
         }
     }
 
@@ -52,7 +53,7 @@ pub fn decode_cursor<K: DeserializeOwned>(s: &str) -> Result<K, ApiError> {
         // carrying it must be a 400, not a database error.
         .filter(|b| !b.windows(6).any(|w| w == br"\u0000"))
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::bad_request("`cursor` is not a cursor this API gave out."))
+        .ok_or_else(|| ApiError::bad_query("cursor", "is not a cursor this API gave out"))
 }
 
 /// One page of a list.

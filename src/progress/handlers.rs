@@ -30,19 +30,23 @@ fn adherence_response(a: Adherence) -> AdherenceResponse {
     }
 }
 
-/// The range asked for, with its defaults; 400 when it is backwards or too long.
+/// The range asked for, with its defaults; 422 when it is backwards or too long.
 fn range(q: &ProgressQuery, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), ApiError> {
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(to - Duration::days(DEFAULT_DAYS - 1));
     if to < from {
-        return Err(ApiError::bad_request(
-            "`to` must not be before `from` (without `to`, the range ends today).",
+        return Err(ApiError::validation(
+            "to",
+            "must not be before `from` (without `to`, the range ends today)",
         ));
     }
     if (to - from).num_days() >= MAX_PROGRESS_DAYS {
-        return Err(ApiError::bad_request(format!(
-            "A progress report covers at most {MAX_PROGRESS_DAYS} days."
-        )));
+        return Err(ApiError::validation(
+            "to",
+            format!(
+                "must be less than {MAX_PROGRESS_DAYS} days after `from`: a report covers at most {MAX_PROGRESS_DAYS} days"
+            ),
+        ));
     }
     Ok((from, to))
 }

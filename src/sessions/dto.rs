@@ -302,12 +302,12 @@ pub struct ListSessionsQuery {
 }
 
 impl ListSessionsQuery {
-    /// The filter of one client's logs; 400 when `to` is before `from`.
+    /// The filter of one client's logs; 422 when `to` is before `from`.
     pub fn filter(&self, client_id: Uuid) -> Result<crate::sessions::queries::ListFilter, crate::error::ApiError> {
         if let (Some(from), Some(to)) = (self.from, self.to)
             && to < from
         {
-            return Err(crate::error::ApiError::bad_request("`to` must not be before `from`."));
+            return Err(crate::error::ApiError::validation("to", "must not be before `from`"));
         }
         Ok(crate::sessions::queries::ListFilter {
             client_id: Some(client_id),

@@ -834,12 +834,19 @@ async fn the_feed_lists_a_clinics_events_in_order_and_keeps_its_place() {
         .send()
         .await
         .problem(400);
-    app.get("/v1/events?limit=0").bearer(&reader).send().await.problem(400);
+    app.get("/v1/events?limit=0").bearer(&reader).send().await.problem(422);
     app.get("/v1/events?limit=201")
         .bearer(&reader)
         .send()
         .await
-        .problem(400);
+        .problem(422);
+    // The feed's cursor is `after`; `cursor` (the lists' name) is refused, naming `after`.
+    let res = app.get("/v1/events?cursor=abc").bearer(&reader).send().await;
+    assert!(
+        res.problem(400)["detail"].as_str().unwrap_or("").contains("`after`"),
+        "{}",
+        res.body
+    );
     // The other clinic sees only its own.
     let (theirs, _) = events_page(&app, &other, "").await;
     assert_eq!(types_of(&theirs), vec!["clinic.created", "client.created"]);

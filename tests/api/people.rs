@@ -422,7 +422,7 @@ async fn the_client_list_pages_searches_and_filters() {
         }
     }
     assert_eq!((pages, &seen), (3, &ids), "every client once, in creation order");
-    app.get("/v1/clients?limit=0").bearer(&admin).send().await.problem(400);
+    app.get("/v1/clients?limit=0").bearer(&admin).send().await.problem(422);
     app.get("/v1/clients?cursor=garbage")
         .bearer(&admin)
         .send()

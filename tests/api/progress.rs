@@ -291,17 +291,20 @@ async fn progress_is_private_and_checks_its_range() {
     assert_eq!(empty["assignments"], json!([]));
     assert_eq!(empty["measurements"], json!([]));
     // Ranges.
-    for bad in [
-        "?from=2026-11-10&to=2026-11-01",
-        "?from=2024-01-01&to=2026-01-01",
-        "?from=not-a-date",
-        "?from=2999-01-01",
+    for (bad, status) in [
+        ("?from=2026-11-10&to=2026-11-01", 422),
+        ("?from=2024-01-01&to=2026-01-01", 422),
+        ("?from=not-a-date", 400),
+        ("?from=2026-02-30", 400),
+        ("?from=2999-01-01", 422),
     ] {
-        app.get(&format!("{path}{bad}"))
-            .bearer(&c.admin)
-            .send()
-            .await
-            .problem(400);
+        let res = app.get(&format!("{path}{bad}")).bearer(&c.admin).send().await;
+        let field = if bad.contains("not-a-date") || bad.contains("02-30") {
+            "from"
+        } else {
+            "to"
+        };
+        assert_eq!(res.problem(status)["errors"][0]["field"], field, "{bad}");
     }
 }
 

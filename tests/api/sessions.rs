@@ -460,7 +460,7 @@ async fn the_lists_page_and_filter() {
     .bearer(&s.admin)
     .send()
     .await
-    .problem(400);
+    .problem(422);
 }
 
 /// Issue 12, item 4: a client-made id that another clinic's (or another client's) log holds
