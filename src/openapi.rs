@@ -48,7 +48,8 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
     components(schemas(
         crate::sessions::dto::EntrySide,
         crate::sessions::dto::ReviewResponse,
-        crate::progress::dto::AsymmetryResponse
+        crate::progress::dto::AsymmetryResponse,
+        crate::webhooks::dto::CreatorResponse
     )),
     modifiers(&Conventions)
 )]

@@ -593,7 +593,7 @@ async fn agenda_for(
     params(("id" = Uuid, Path, description = "The client's id"), AgendaQuery),
     responses(
         (status = 200, description = "The agenda", body = AgendaResponse),
-        (status = 400, description = "Malformed dates, `to` before `from`, or more than 92 days", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`, or the range is longer than 92 days", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `assignments:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
@@ -621,7 +621,7 @@ pub async fn get_client_agenda(
     params(AgendaQuery),
     responses(
         (status = 200, description = "The agenda", body = AgendaResponse),
-        (status = 400, description = "Malformed dates, `to` before `from`, or more than 92 days", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`, or the range is longer than 92 days", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),

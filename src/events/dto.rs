@@ -39,7 +39,8 @@ pub struct ListEventsQuery {
     /// How many events to return, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200, example = 50)]
     pub limit: Option<i64>,
-    /// Only these event types, comma-separated (e.g. `client.created,client.updated`).
-    #[param(example = "client.created,client.updated")]
+    /// Only these event types, comma-separated (e.g. `client.created,client.updated`); each
+    /// must be one the caller may read.
+    #[param(value_type = Option<Vec<crate::events::EventType>>, style = Form, explode = false, example = json!(["client.created", "client.updated"]))]
     pub types: Option<String>,
 }

@@ -259,7 +259,7 @@ async fn progress_for(
     params(("id" = Uuid, Path, description = "The client's id"), ProgressQuery),
     responses(
         (status = 200, description = "The progress report", body = ProgressResponse),
-        (status = 400, description = "Malformed dates, `to` before `from`, or more than 366 days", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`, or the range is longer than 366 days", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
@@ -286,7 +286,7 @@ pub async fn get_client_progress(
     params(ProgressQuery),
     responses(
         (status = 200, description = "The progress report", body = ProgressResponse),
-        (status = 400, description = "Malformed dates, `to` before `from`, or more than 366 days", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`, or the range is longer than 366 days", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),

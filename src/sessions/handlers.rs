@@ -410,7 +410,7 @@ async fn page(
     params(("id" = Uuid, Path, description = "The client's id"), ListSessionsQuery, PageParams),
     responses(
         (status = 200, description = "A page of logs", body = Page<SessionResponse>),
-        (status = 400, description = "Malformed parameters, or `to` before `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json"),
@@ -445,7 +445,7 @@ pub async fn list_client_sessions(
     params(ListSessionsQuery, PageParams),
     responses(
         (status = 200, description = "A page of logs", body = Page<SessionResponse>),
-        (status = 400, description = "Malformed parameters, or `to` before `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` is before `from`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),

@@ -159,7 +159,11 @@ async fn template() -> &'static str {
 }
 
 async fn create_test_db() -> (String, String) {
-    let tpl = template().await;
+    create_db_from(template().await).await
+}
+
+/// A new test database copied from `tpl`.
+async fn create_db_from(tpl: &str) -> (String, String) {
     let name = format!("rehabit_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = AsyncPgConnection::establish(&admin_url())
         .await
@@ -195,6 +199,30 @@ impl TestApp {
     /// Starts the app with configuration adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let (db_name, db_url) = create_test_db().await;
+        Self::start(db_name, db_url, tweak).await
+    }
+
+    /// Another app on a copy of this app's database as it is now, signing tokens with the same
+    /// key: the tokens and keys made here work there. For tests that need the same world many
+    /// times over. Ends this app's database sessions (copying needs that), so use this app only
+    /// to fork afterwards.
+    pub async fn fork(&self) -> TestApp {
+        let mut conn = AsyncPgConnection::establish(&admin_url())
+            .await
+            .expect("PostgreSQL reachable");
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind::<Text, _>(&self.db_name)
+        .execute(&mut conn)
+        .await
+        .expect("end the sessions of the database to copy");
+        let (db_name, db_url) = create_db_from(&self.db_name).await;
+        let secret = self.state.config.jwt_secret.clone();
+        Self::start(db_name, db_url, move |c| c.jwt_secret = secret).await
+    }
+
+    async fn start(db_name: String, db_url: String, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::from_lookup(|k| match k {
             "DATABASE_URL" => Some(db_url.clone()),
             "DATABASE_POOL_SIZE" => Some("4".into()),

@@ -9,6 +9,7 @@ mod gates;
 mod homework;
 mod integrations;
 mod library;
+mod matrix;
 mod ops;
 mod people;
 mod progress;
