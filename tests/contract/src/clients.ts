@@ -109,10 +109,16 @@ async function refusals(api: Api, ctx: ClientsContext): Promise<void> {
     400,
   );
   check(forged.type.endsWith("/bad-request"), `a forged cursor gets problem type ${forged.type}`);
-  check(forged.errors === undefined, "a 400 problem carries field errors");
+  const named = (forged.errors ?? []).map((e) => e.field);
+  check(JSON.stringify(named) === JSON.stringify(["cursor"]), `the 400 names the parameter: ${JSON.stringify(named)}`);
 
-  // 400: a limit outside 1-200.
-  expectProblem("GET /v1/clients?limit=0", await api.GET("/v1/clients", { params: { query: { limit: 0 } } }), 400);
+  // 422: a limit outside 1-200 was read, and breaks a rule ("Strict inputs").
+  const limit = expectProblem(
+    "GET /v1/clients?limit=0",
+    await api.GET("/v1/clients", { params: { query: { limit: 0 } } }),
+    422,
+  );
+  check((limit.errors ?? [])[0]?.field === "limit", `the 422 names the parameter: ${JSON.stringify(limit.errors)}`);
 }
 
 /** Follows `next_cursor` from the first page to the last; returns each page's client ids. */
