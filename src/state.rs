@@ -30,8 +30,17 @@ impl AppState {
         })
     }
 
-    /// A pooled connection; a database outage is a 503, not a 500.
+    /// A database connection; a database outage is a 503, not a 500. Inside a request
+    /// transaction (`db::request`) this is that transaction's connection.
     pub async fn conn(&self) -> Result<DbConn, ApiError> {
-        Ok(self.pool.get().await?)
+        if let Some(conn) = crate::db::request::current() {
+            return Ok(conn);
+        }
+        self.own_conn().await
+    }
+
+    /// A connection of its own from the pool, never the request transaction's.
+    pub async fn own_conn(&self) -> Result<DbConn, ApiError> {
+        Ok(DbConn::pooled(self.pool.get().await?))
     }
 }

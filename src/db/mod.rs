@@ -1,5 +1,6 @@
 //! The connection pool, database creation and embedded migrations.
 
+pub mod request;
 pub mod schema;
 pub mod sql;
 pub mod text_enum;
@@ -14,8 +15,11 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+pub use request::DbConn;
+
 pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
+/// A connection checked out of a pool.
+pub type PooledConn = Object<AsyncPgConnection>;
 
 pub fn pool(url: &str, size: usize) -> Result<DbPool, String> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
