@@ -123,7 +123,7 @@ async fn run(serve: bool) -> Result<(), String> {
     spawn_housekeeping(state.clone());
     if state.config.webhook_worker {
         // The worker has a small pool of its own, so deliveries never compete with requests.
-        let pool = db::pool(&url, 2)?;
+        let pool = db::pool_with(&url, db::PoolSettings::from_config(&state.config, 2))?;
         let worker = rehabit::webhooks::worker::Worker::new(
             pool,
             state.config.webhook_block_private_networks,

@@ -238,6 +238,60 @@ fn document_key_answers(op: &mut Operation) {
     }
 }
 
+/// Operations that answer from memory at once (no database, nothing to wait for).
+const INSTANT: [&str; 2] = ["/healthz", "/metrics"];
+
+/// The answer of the bounded waits (`db::outage`): every operation but the instant ones can
+/// answer 503 with `Retry-After` (the database unreachable or too busy), a shared response
+/// (`#/components/responses/Unavailable`).
+fn document_bounded_waits(op: &mut Operation, path: &str) {
+    if INSTANT.contains(&path) {
+        return;
+    }
+    match op.responses.responses.get_mut("503") {
+        Some(RefOr::T(res)) => {
+            res.headers
+                .entry("Retry-After".to_string())
+                .or_insert_with(|| retry_after_header().into());
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            op.responses
+                .responses
+                .insert("503".to_string(), RefOr::Ref(Ref::from_response_name(UNAVAILABLE)));
+        }
+    }
+}
+
+const UNAVAILABLE: &str = "Unavailable";
+
+fn retry_after_header() -> utoipa::openapi::Header {
+    integer_header("Seconds to wait before retrying")
+}
+
+/// The shared response [`document_bounded_waits`] refers to.
+fn add_bounded_wait_responses(doc: &mut OpenApi) {
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.responses.insert(
+        UNAVAILABLE.to_string(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(
+                    "The database is unreachable or too busy to answer in time. Retry after `Retry-After` \
+seconds; a creating `POST` retried with its `Idempotency-Key` never makes a second resource",
+                )
+                .header("Retry-After", retry_after_header())
+                .content("application/problem+json", problem())
+                .build(),
+        ),
+    );
+}
+
 /// No string in a JSON request body may hold a NUL character: `http::json` refuses one with a
 /// 422 (PostgreSQL cannot store it). Says so, as a pattern, on every string of the request
 /// bodies (their own schemas and the named ones they use) that has no pattern, format or
@@ -326,8 +380,10 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .flatten()
         {
             document_permissions(op);
+            document_bounded_waits(op, path);
         }
     }
+    add_bounded_wait_responses(&mut doc);
     document_no_nul(&mut doc);
     document_if_match(&mut doc);
     drop_unreferenced_schemas(&mut doc);

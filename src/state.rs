@@ -1,16 +1,19 @@
-//! What every handler can reach: the pool, the configuration, the token keys and the API keys'
-//! rate limits.
+//! What every handler can reach: the pools, the configuration, the token keys and the API
+//! keys' rate limits.
 
 use crate::api_keys::rate_limit::RateLimiter;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
-use crate::db::{DbConn, DbPool};
+use crate::db::{DbConn, DbPool, PoolSettings, outage};
 use crate::error::ApiError;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    /// A few connections kept apart for authentication and `/readyz`, so that neither waits
+    /// behind requests' work when that holds every connection of `pool` (a locked table).
+    pub auth_pool: DbPool,
     pub config: Arc<Config>,
     pub keys: TokenKeys,
     /// Per-key request budgets of API keys (in this instance's memory).
@@ -19,11 +22,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, String> {
-        let pool = crate::db::pool(config.database_url.expose(), config.database_pool_size)?;
+        let url = config.database_url.expose();
+        let pool = crate::db::pool_with(url, PoolSettings::from_config(&config, config.database_pool_size))?;
+        let auth_pool = crate::db::pool_with(url, PoolSettings::from_config(&config, config.database_auth_pool_size))?;
         let keys = TokenKeys::new(config.jwt_secret.expose().as_bytes());
         let rate_limiter = Arc::new(RateLimiter::per_minute(config.api_key_rate_limit));
         Ok(AppState {
             pool,
+            auth_pool,
             rate_limiter,
             config: Arc::new(config),
             keys,
@@ -36,11 +42,24 @@ impl AppState {
         if let Some(conn) = crate::db::request::current() {
             return Ok(conn);
         }
-        self.own_conn().await
+        Self::checkout(&self.pool).await
     }
 
     /// A connection of its own from the pool, never the request transaction's.
     pub async fn own_conn(&self) -> Result<DbConn, ApiError> {
-        Ok(DbConn::pooled(self.pool.get().await?))
+        Self::checkout(&self.pool).await
+    }
+
+    /// A connection for authentication and readiness checks, from the connections kept apart
+    /// for them.
+    pub async fn auth_conn(&self) -> Result<DbConn, ApiError> {
+        Self::checkout(&self.auth_pool).await
+    }
+
+    async fn checkout(pool: &DbPool) -> Result<DbConn, ApiError> {
+        let conn = pool.get().await?;
+        // The pool checked the connection (a new one, or a `SELECT 1` on an idle one).
+        outage::reachable();
+        Ok(DbConn::pooled(conn))
     }
 }

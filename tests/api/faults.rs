@@ -1,12 +1,14 @@
-//! Faults without surprises (issue 13), in-process: retries that never duplicate.
+//! Faults without surprises (issue 13), in-process: retries that never duplicate, bounded
+//! waits and dropped connections.
 //!
 //! These tests assert outcomes, never timings.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestResponse};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde_json::json;
+use std::time::Duration;
 
 #[derive(QueryableByName)]
 struct Count {
@@ -29,6 +31,15 @@ async fn clients_named(app: &TestApp, name: &str) -> i64 {
         .await
         .expect("count")
         .n
+}
+
+fn assert_retry_after(res: &TestResponse) {
+    res.problem(503);
+    let secs: u64 = res
+        .header("retry-after")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("503 without Retry-After: {:?}", res.headers));
+    assert!(secs >= 1);
 }
 
 /// The old middleware committed the work, then failed to store the answer (no free connection
@@ -168,4 +179,168 @@ async fn a_deleted_api_key_is_not_replayed_as_created() {
     );
     assert_ne!(again.body["id"], first.body["id"]);
     assert!(again.body["key"].is_string(), "a new key, shown once");
+}
+
+/// Every pooled connection bounds its statements, lock waits and idle transactions.
+#[actix_web::test]
+async fn pooled_connections_bound_their_waits() {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.database_statement_timeout = Duration::from_millis(4_000);
+        c.database_lock_timeout = Duration::from_millis(1_500);
+        c.database_idle_in_transaction_timeout = Duration::from_millis(12_000);
+    })
+    .await;
+    for pool in [&app.state.pool, &app.state.auth_pool] {
+        let mut conn = pool.get().await.expect("connection");
+        let mut show = async |name: &str| -> String {
+            diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+                .get_result::<Setting>(&mut conn)
+                .await
+                .expect("setting")
+                .value
+        };
+        assert_eq!(show("statement_timeout").await, "4s");
+        assert_eq!(show("lock_timeout").await, "1500ms");
+        assert_eq!(show("idle_in_transaction_session_timeout").await, "12s");
+        assert_eq!(show("application_name").await, "rehabit");
+    }
+}
+
+/// A table locked for longer than the lock timeout: writers get a 503 with `Retry-After` (not a
+/// 500, not an endless wait), while readiness and sign-in, which never queue behind them, answer.
+#[actix_web::test]
+async fn a_held_lock_is_a_bounded_wait() {
+    let app = TestApp::spawn_with(|c| c.database_lock_timeout = Duration::from_millis(200)).await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    for key in [None, Some("locked-out")] {
+        let mut req = app
+            .post("/v1/clients")
+            .bearer(&admin)
+            .json(json!({"name": "Blocked", "timezone": "UTC"}));
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        assert_retry_after(&req.send().await);
+    }
+    assert_eq!(app.get("/readyz").send().await.status, 200);
+    assert_eq!(app.get("/v1/me").bearer(&admin).send().await.status, 200);
+    locker.batch_execute("COMMIT").await.expect("unlock");
+    // The key of the refused request was released with its transaction.
+    let res = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .header("Idempotency-Key", "locked-out")
+        .json(json!({"name": "Blocked", "timezone": "UTC"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(clients_named(&app, "Blocked").await, 1);
+}
+
+/// Every connection of the pool held by stuck work: readiness and authentication use the
+/// connections kept apart for them, and the request that needs the pool answers 503 once its
+/// wait runs out.
+#[actix_web::test]
+async fn readiness_and_authentication_do_not_queue_behind_work() {
+    let app = TestApp::spawn_with(|c| {
+        c.database_pool_size = 1;
+        c.database_pool_wait = Duration::from_millis(200);
+    })
+    .await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let held = app.state.pool.get().await.expect("the only connection");
+    assert_eq!(app.get("/readyz").send().await.status, 200);
+    // Signed in (so authentication answered), then refused for want of a connection.
+    assert_retry_after(&app.get("/v1/clients").bearer(&admin).send().await);
+    app.get("/v1/clients").bearer("forged").send().await.problem(401);
+    drop(held);
+    assert_eq!(app.get("/v1/clients").bearer(&admin).send().await.status, 200);
+}
+
+/// PostgreSQL ends the session of a request waiting in a statement ("terminating connection
+/// due to administrator command"): the request answers 503 with `Retry-After`, and the pool
+/// drops the broken connection, so the next request is served.
+#[actix_web::test]
+async fn a_connection_dropped_mid_request_is_a_503() {
+    #[derive(QueryableByName)]
+    struct Terminated {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.database_pool_size = 1;
+        c.database_lock_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let request = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .json(json!({"name": "Cut off", "timezone": "UTC"}))
+        .send();
+    let terminate = async {
+        let mut admin_conn = AsyncPgConnection::establish(&app.db_url).await.expect("connection");
+        for _ in 0..200 {
+            let done: Terminated = diesel::sql_query(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'rehabit' AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut admin_conn)
+            .await
+            .expect("terminate");
+            if done.n > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the request never waited for the lock");
+    };
+    let (res, ()) = tokio::join!(request, terminate);
+    assert_retry_after(&res);
+    locker.batch_execute("COMMIT").await.expect("unlock");
+    let res = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .json(json!({"name": "Served", "timezone": "UTC"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "the broken connection was discarded: {}", res.body);
+}
+
+/// An unreachable database is a 503 with `Retry-After` on every request, counted in the
+/// metrics (and logged once per outage, not once per answer).
+#[actix_web::test]
+async fn an_outage_is_counted_not_logged_per_request() {
+    let app = TestApp::spawn_with(|c| {
+        c.database_url = rehabit::config::Secret::new("postgres://postgres@127.0.0.1:1/nowhere");
+    })
+    .await;
+    for _ in 0..3 {
+        assert_retry_after(&app.get("/v1/clients").bearer("rhk_unknown").send().await);
+    }
+    let res = app.get("/metrics").send().await;
+    let text = String::from_utf8(res.raw).expect("utf-8");
+    let answered: f64 = text
+        .lines()
+        .find(|l| l.starts_with("rehabit_db_unavailable_answers_total{reason=\"unreachable\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no outage counter: {text}"));
+    assert!(answered >= 3.0, "{text}");
+    assert!(text.contains("rehabit_db_outages_total"), "{text}");
 }
