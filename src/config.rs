@@ -9,6 +9,8 @@
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | `5000` | longest a statement may run (PostgreSQL `statement_timeout`); past it the request answers 503 |
 //! | `DATABASE_LOCK_TIMEOUT_MS` | `2000` | longest a statement may wait for a lock (`lock_timeout`); past it the request answers 503 |
 //! | `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` | `15000` | PostgreSQL ends a session idle inside a transaction this long (`idle_in_transaction_session_timeout`) |
+//! | `REQUEST_TIMEOUT_SECS` | `15` | longest a request may take until its answer starts; past it the answer is 503 with `Retry-After` (a streamed body is not cut) |
+//! | `BODY_READ_TIMEOUT_SECS` | `10` | longest a client may take to send a request body, counted from its headers; past it the answer is 408 |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `REHABIT_ENV` | `development` | `development` or `production` |
 //! | `JWT_SECRET` | random in development | HS256 key for access tokens (≥ 32 bytes); required in production |
@@ -69,6 +71,10 @@ pub struct Config {
     pub database_lock_timeout: Duration,
     /// PostgreSQL's `idle_in_transaction_session_timeout` on every pooled connection.
     pub database_idle_in_transaction_timeout: Duration,
+    /// Longest time until a request's answer starts.
+    pub request_timeout: Duration,
+    /// Longest time to receive a request's body, from its headers.
+    pub body_read_timeout: Duration,
     pub bind_addr: String,
     pub env: Environment,
     pub jwt_secret: Secret,
@@ -141,6 +147,9 @@ impl Config {
         let millis = |name: &str, default: u64, range: RangeInclusive<u64>| {
             parse_number(&get, name, default, range).map(Duration::from_millis)
         };
+        let secs = |name: &str, default: u64, range: RangeInclusive<u64>| {
+            parse_number(&get, name, default, range).map(Duration::from_secs)
+        };
         let database_auth_pool_size = parse_number(&get, "DATABASE_AUTH_POOL_SIZE", 2, 1..=100)?;
         let database_pool_wait = millis("DATABASE_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS, 10..=600_000)?;
         let database_statement_timeout = millis(
@@ -154,6 +163,8 @@ impl Config {
             DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
             100..=3_600_000,
         )?;
+        let request_timeout = secs("REQUEST_TIMEOUT_SECS", 15, 1..=3600)?;
+        let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", 10, 1..=3600)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -162,6 +173,8 @@ impl Config {
             database_statement_timeout,
             database_lock_timeout,
             database_idle_in_transaction_timeout,
+            request_timeout,
+            body_read_timeout,
             bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             env,
             jwt_secret,
@@ -275,12 +288,15 @@ mod tests {
         assert_eq!(c.database_idle_in_transaction_timeout, Duration::from_secs(15));
         assert_eq!(c.database_pool_wait, Duration::from_secs(5));
         assert_eq!(c.database_auth_pool_size, 2);
+        assert_eq!(c.request_timeout, Duration::from_secs(15));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(10));
         let c = cfg(&[("DATABASE_LOCK_TIMEOUT_MS", "250")]).expect("valid");
         assert_eq!(c.database_lock_timeout, Duration::from_millis(250));
         assert!(
             cfg(&[("DATABASE_STATEMENT_TIMEOUT_MS", "0")]).is_err(),
             "a wait without end is not offered"
         );
+        assert!(cfg(&[("REQUEST_TIMEOUT_SECS", "soon")]).is_err());
     }
 
     #[test]

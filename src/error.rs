@@ -188,6 +188,19 @@ impl ApiError {
         e
     }
 
+    /// 408: the client did not send its request body in time.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!(
+                "The request body did not arrive within {} seconds of its headers.",
+                limit.as_secs()
+            ),
+        )
+    }
+
     /// Attach an OAuth 2 error code (`invalid_grant`, ...) for token-endpoint answers.
     pub fn with_oauth_error(mut self, code: &'static str) -> Self {
         self.oauth_error = Some(code);
@@ -375,7 +388,12 @@ pub fn path_error_handler(err: actix_web::error::PathError, _req: &HttpRequest) 
     ApiError::bad_request(format!("Invalid path parameter: {err}")).into()
 }
 
-pub fn form_error_handler(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+pub fn form_error_handler(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    if let actix_web::error::UrlencodedError::Payload(e) = &err
+        && let Some(limit) = crate::http::limits::body_timed_out(e, req)
+    {
+        return ApiError::body_timeout(limit).into();
+    }
     ApiError::bad_request(format!("Invalid form body: {err}")).into()
 }
 

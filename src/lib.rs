@@ -98,6 +98,7 @@ pub fn build_app(
         )
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
+        .wrap(from_fn(http::limits::middleware))
         .wrap(from_fn(http::reject_nul))
         .wrap(from_fn(api_keys::rate_limit::headers_middleware))
         .wrap(request_metrics)

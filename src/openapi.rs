@@ -241,9 +241,10 @@ fn document_key_answers(op: &mut Operation) {
 /// Operations that answer from memory at once (no database, nothing to wait for).
 const INSTANT: [&str; 2] = ["/healthz", "/metrics"];
 
-/// The answer of the bounded waits (`db::outage`): every operation but the instant ones can
-/// answer 503 with `Retry-After` (the database unreachable or too busy), a shared response
-/// (`#/components/responses/Unavailable`).
+/// The answers of the bounded waits (`http::limits`, `db::outage`): every operation but the
+/// instant ones can answer 503 with `Retry-After` (the database unreachable or too busy, or the
+/// request past its time limit), and one that takes a body 408 when the body is too slow. Both
+/// are shared responses (`#/components/responses/...`).
 fn document_bounded_waits(op: &mut Operation, path: &str) {
     if INSTANT.contains(&path) {
         return;
@@ -261,15 +262,21 @@ fn document_bounded_waits(op: &mut Operation, path: &str) {
                 .insert("503".to_string(), RefOr::Ref(Ref::from_response_name(UNAVAILABLE)));
         }
     }
+    if op.request_body.is_some() && !op.responses.responses.contains_key("408") {
+        op.responses
+            .responses
+            .insert("408".to_string(), RefOr::Ref(Ref::from_response_name(BODY_TIMEOUT)));
+    }
 }
 
 const UNAVAILABLE: &str = "Unavailable";
+const BODY_TIMEOUT: &str = "BodyTimeout";
 
 fn retry_after_header() -> utoipa::openapi::Header {
     integer_header("Seconds to wait before retrying")
 }
 
-/// The shared response [`document_bounded_waits`] refers to.
+/// The shared responses [`document_bounded_waits`] refers to.
 fn add_bounded_wait_responses(doc: &mut OpenApi) {
     let problem = || {
         ContentBuilder::new()
@@ -282,10 +289,20 @@ fn add_bounded_wait_responses(doc: &mut OpenApi) {
         RefOr::T(
             ResponseBuilder::new()
                 .description(
-                    "The database is unreachable or too busy to answer in time. Retry after `Retry-After` \
-seconds; a creating `POST` retried with its `Idempotency-Key` never makes a second resource",
+                    "The database is unreachable or too busy to answer in time, or the request ran past its time \
+limit. Retry after `Retry-After` seconds; a creating `POST` retried with its `Idempotency-Key` never \
+makes a second resource",
                 )
                 .header("Retry-After", retry_after_header())
+                .content("application/problem+json", problem())
+                .build(),
+        ),
+    );
+    components.responses.insert(
+        BODY_TIMEOUT.to_string(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description("The request body did not arrive within the time allowed after its headers")
                 .content("application/problem+json", problem())
                 .build(),
         ),

@@ -17,6 +17,7 @@ pub struct Metrics {
     db_unavailable: IntCounterVec,
     db_outages: IntCounter,
     db_reachable: IntGauge,
+    request_timeouts: IntCounter,
 }
 
 impl Metrics {
@@ -49,6 +50,10 @@ impl Metrics {
             db_reachable: gauge(
                 "rehabit_db_reachable",
                 "1 unless requests are finding the database unreachable",
+            )?,
+            request_timeouts: counter(
+                "rehabit_request_timeouts_total",
+                "Requests cut by REQUEST_TIMEOUT_SECS (answered 503)",
             )?,
             pool_size: gauge("rehabit_db_pool_connections", "Connections open in the database pool")?,
             pool_available: gauge("rehabit_db_pool_idle", "Idle connections in the database pool")?,
@@ -140,6 +145,7 @@ pub async fn get_metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>
         outage.busy_answers,
     );
     catch_up(&metrics.db_outages, outage.outages);
+    catch_up(&metrics.request_timeouts, crate::http::limits::timed_out_requests());
     metrics.db_reachable.set(i64::from(!outage.down));
     let mut out = Vec::new();
     TextEncoder::new()

@@ -1,5 +1,5 @@
 //! Faults without surprises (issue 13), in-process: retries that never duplicate, bounded
-//! waits and dropped connections.
+//! waits, slow bodies and dropped connections.
 //!
 //! These tests assert outcomes, never timings.
 
@@ -265,6 +265,75 @@ async fn readiness_and_authentication_do_not_queue_behind_work() {
     app.get("/v1/clients").bearer("forged").send().await.problem(401);
     drop(held);
     assert_eq!(app.get("/v1/clients").bearer(&admin).send().await.status, 200);
+}
+
+/// A request cut by the time limit answers 503 with `Retry-After`, keeps nothing it started and
+/// frees its key: the retry after the obstacle is gone succeeds once.
+#[actix_web::test]
+async fn a_request_past_its_time_limit_keeps_nothing() {
+    let app = TestApp::spawn_with(|c| {
+        c.request_timeout = Duration::from_secs(1);
+        c.database_lock_timeout = Duration::from_secs(30);
+        c.database_statement_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE clients IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let create = || {
+        app.post("/v1/clients")
+            .bearer(&admin)
+            .header("Idempotency-Key", "too-slow")
+            .json(json!({"name": "Patient", "timezone": "UTC"}))
+            .send()
+    };
+    let cut = create().await;
+    assert_retry_after(&cut);
+    assert!(cut.header("x-request-id").is_some(), "the cut answer names its request");
+    locker.batch_execute("COMMIT").await.expect("unlock");
+    // The cut request's session is closed, so PostgreSQL drops its transaction and its key's
+    // lock; until it has noticed, a retry may still hear "in progress" (409), as a client that
+    // honours Retry-After would not.
+    let mut last = None;
+    for _ in 0..40 {
+        let res = create().await;
+        if res.status != 409 {
+            last = Some(res);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let res = last.expect("the key was freed");
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(clients_named(&app, "Patient").await, 1);
+}
+
+/// A body that stops arriving is cut with a 408 problem document.
+#[actix_web::test]
+async fn a_stalled_body_is_a_408() {
+    let app = TestApp::spawn_with(|c| c.body_read_timeout = Duration::from_secs(1)).await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    let res = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .send_stalled("application/json", b"{\"name\": ")
+        .await;
+    res.problem(408);
+    let res = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .header("Idempotency-Key", "stalled")
+        .send_stalled("application/json", b"{")
+        .await;
+    res.problem(408);
+    let res = app
+        .post("/v1/auth/token")
+        .send_stalled("application/x-www-form-urlencoded", b"grant_type=pass")
+        .await;
+    res.problem(408);
 }
 
 /// PostgreSQL ends the session of a request waiting in a statement ("terminating connection
