@@ -11,6 +11,7 @@
 //! | `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` | `15000` | PostgreSQL ends a session idle inside a transaction this long (`idle_in_transaction_session_timeout`) |
 //! | `REQUEST_TIMEOUT_SECS` | `15` | longest a request may take until its answer starts; past it the answer is 503 with `Retry-After` (a streamed body is not cut) |
 //! | `BODY_READ_TIMEOUT_SECS` | `10` | longest a client may take to send a request body, counted from its headers; past it the answer is 408 |
+//! | `SHUTDOWN_DRAIN_SECS` | `5` | on SIGTERM or Ctrl-C, how long `/readyz` answers 503 while requests are still served, before the server stops |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `REHABIT_ENV` | `development` | `development` or `production` |
 //! | `JWT_SECRET` | random in development | HS256 key for access tokens (≥ 32 bytes); required in production |
@@ -75,6 +76,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Longest time to receive a request's body, from its headers.
     pub body_read_timeout: Duration,
+    /// How long a stopping service keeps serving while `/readyz` says it is stopping.
+    pub shutdown_drain: Duration,
     pub bind_addr: String,
     pub env: Environment,
     pub jwt_secret: Secret,
@@ -165,6 +168,7 @@ impl Config {
         )?;
         let request_timeout = secs("REQUEST_TIMEOUT_SECS", 15, 1..=3600)?;
         let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", 10, 1..=3600)?;
+        let shutdown_drain = secs("SHUTDOWN_DRAIN_SECS", 5, 0..=600)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -175,6 +179,7 @@ impl Config {
             database_idle_in_transaction_timeout,
             request_timeout,
             body_read_timeout,
+            shutdown_drain,
             bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             env,
             jwt_secret,
@@ -290,8 +295,10 @@ mod tests {
         assert_eq!(c.database_auth_pool_size, 2);
         assert_eq!(c.request_timeout, Duration::from_secs(15));
         assert_eq!(c.body_read_timeout, Duration::from_secs(10));
-        let c = cfg(&[("DATABASE_LOCK_TIMEOUT_MS", "250")]).expect("valid");
+        assert_eq!(c.shutdown_drain, Duration::from_secs(5));
+        let c = cfg(&[("DATABASE_LOCK_TIMEOUT_MS", "250"), ("SHUTDOWN_DRAIN_SECS", "0")]).expect("valid");
         assert_eq!(c.database_lock_timeout, Duration::from_millis(250));
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
         assert!(
             cfg(&[("DATABASE_STATEMENT_TIMEOUT_MS", "0")]).is_err(),
             "a wait without end is not offered"

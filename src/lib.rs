@@ -26,6 +26,7 @@ pub mod progress;
 pub mod routes;
 pub mod routines;
 pub mod sessions;
+pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 pub mod values;

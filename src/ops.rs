@@ -89,19 +89,26 @@ pub async fn get_health() -> HttpResponse {
 
 /// Readiness
 ///
-/// Answers 200 when the database answers a query, 503 otherwise. The check uses connections
-/// kept apart for it, so it does not wait behind requests' work.
+/// Answers 200 when the database answers a query, 503 otherwise, and 503 as soon as the service
+/// has been told to stop (it still serves for `SHUTDOWN_DRAIN_SECS`, so a load balancer can
+/// take it out of rotation first). The check uses connections kept apart for it, so it does not
+/// wait behind requests' work.
 #[utoipa::path(
     tag = "operations",
     operation_id = "get_readiness",
     responses(
         (status = 200, description = "Ready to serve", body = HealthResponse),
-        (status = 503, description = "The database is not reachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is not reachable, or the service is stopping", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
 #[get("/readyz")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.shutdown.is_stopping() {
+        return Err(ApiError::unavailable(
+            "The service is stopping; it finishes the requests it has and takes no new ones.",
+        ));
+    }
     let down = || ApiError::unavailable("The database does not answer.");
     let mut conn = state.auth_conn().await.map_err(|_| down())?;
     if crate::db::ping(&mut conn).await {

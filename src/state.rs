@@ -1,11 +1,12 @@
-//! What every handler can reach: the pools, the configuration, the token keys and the API
-//! keys' rate limits.
+//! What every handler can reach: the pools, the configuration, the token keys, the API keys'
+//! rate limits and the process's stop.
 
 use crate::api_keys::rate_limit::RateLimiter;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool, PoolSettings, outage};
 use crate::error::ApiError;
+use crate::shutdown::Shutdown;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// Per-key request budgets of API keys (in this instance's memory).
     pub rate_limiter: Arc<RateLimiter>,
+    /// The process's graceful stop; `/readyz` answers 503 once it has begun.
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
             rate_limiter,
             config: Arc::new(config),
             keys,
+            shutdown: Shutdown::new(),
         })
     }
 

@@ -1,5 +1,5 @@
-//! Bounded waits at the HTTP edge: how long a client may take to send its body, and how long a
-//! request may take until its answer starts.
+//! Bounded waits at the HTTP edge: how long a client may take to send its body, how long a
+//! request may take until its answer starts, and `Connection: close` while the service drains.
 //!
 //! - The body must arrive within `BODY_READ_TIMEOUT_SECS` of the request's headers (actix
 //!   already bounds the headers); a body trickled slower is cut with a 408, whichever extractor
@@ -55,7 +55,7 @@ pub async fn middleware(
         .get::<tracing_actix_web::RequestId>()
         .map(|id| id.to_string());
     let limit = state.config.request_timeout;
-    let res = match tokio::time::timeout(limit, next.call(req)).await {
+    let mut res = match tokio::time::timeout(limit, next.call(req)).await {
         Ok(res) => res?,
         Err(_) => {
             TIMED_OUT.fetch_add(1, Ordering::Relaxed);
@@ -75,6 +75,12 @@ pub async fn middleware(
             return Err(e.into());
         }
     };
+    if state.shutdown.is_stopping() {
+        // Clients reconnect, and their next connection reaches an instance that is not stopping.
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     Ok(res)
 }
 

@@ -1,5 +1,6 @@
 //! Faults without surprises (issue 13), in-process: retries that never duplicate, bounded
-//! waits, slow bodies and dropped connections.
+//! waits, dropped connections and a stop that is announced first. The faults that need a real
+//! process and a PostgreSQL to stop are in `tests/faults/` (`tests/faults/run.sh`).
 //!
 //! These tests assert outcomes, never timings.
 
@@ -412,4 +413,23 @@ async fn an_outage_is_counted_not_logged_per_request() {
         .unwrap_or_else(|| panic!("no outage counter: {text}"));
     assert!(answered >= 3.0, "{text}");
     assert!(text.contains("rehabit_db_outages_total"), "{text}");
+}
+
+/// Once a stop begins, `/readyz` answers 503 while requests are still served.
+#[actix_web::test]
+async fn a_stop_is_announced_before_it_happens() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Clinic", "admin@c.example").await;
+    app.state.shutdown.advance(rehabit::shutdown::Phase::Draining);
+    let res = app.get("/readyz").send().await;
+    assert_retry_after(&res);
+    assert_eq!(app.get("/v1/me").bearer(&admin).send().await.status, 200);
+    let res = app
+        .post("/v1/clients")
+        .bearer(&admin)
+        .header("Idempotency-Key", "during-drain")
+        .json(json!({"name": "Drained", "timezone": "UTC"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
 }
