@@ -243,8 +243,8 @@ const INSTANT: [&str; 2] = ["/healthz", "/metrics"];
 
 /// The answers of the bounded waits (`http::limits`, `db::outage`): every operation but the
 /// instant ones can answer 503 with `Retry-After` (the database unreachable or too busy, or the
-/// request past its time limit), and one that takes a body 408 when the body is too slow. Both
-/// are shared responses (`#/components/responses/...`).
+/// request past its time limit), and one that takes a body 408 when the body is too slow.
+/// Written out on each operation, as the 429 is (the contract lint reads answers unresolved).
 fn document_bounded_waits(op: &mut Operation, path: &str) {
     if INSTANT.contains(&path) {
         return;
@@ -257,56 +257,43 @@ fn document_bounded_waits(op: &mut Operation, path: &str) {
         }
         Some(RefOr::Ref(_)) => {}
         None => {
-            op.responses
-                .responses
-                .insert("503".to_string(), RefOr::Ref(Ref::from_response_name(UNAVAILABLE)));
+            op.responses.responses.insert("503".to_string(), unavailable_response());
         }
     }
     if op.request_body.is_some() && !op.responses.responses.contains_key("408") {
         op.responses
             .responses
-            .insert("408".to_string(), RefOr::Ref(Ref::from_response_name(BODY_TIMEOUT)));
+            .insert("408".to_string(), body_timeout_response());
     }
 }
-
-const UNAVAILABLE: &str = "Unavailable";
-const BODY_TIMEOUT: &str = "BodyTimeout";
 
 fn retry_after_header() -> utoipa::openapi::Header {
     integer_header("Seconds to wait before retrying")
 }
 
-/// The shared responses [`document_bounded_waits`] refers to.
-fn add_bounded_wait_responses(doc: &mut OpenApi) {
-    let problem = || {
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Problem")))
-            .build()
-    };
-    let components = doc.components.get_or_insert_with(Default::default);
-    components.responses.insert(
-        UNAVAILABLE.to_string(),
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(
-                    "The database is unreachable or too busy to answer in time, or the request ran past its time \
+fn problem_content() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build()
+}
+
+fn unavailable_response() -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(
+            "The database is unreachable or too busy to answer in time, or the request ran past its time \
 limit. Retry after `Retry-After` seconds; a creating `POST` retried with its `Idempotency-Key` never \
 makes a second resource",
-                )
-                .header("Retry-After", retry_after_header())
-                .content("application/problem+json", problem())
-                .build(),
-        ),
-    );
-    components.responses.insert(
-        BODY_TIMEOUT.to_string(),
-        RefOr::T(
-            ResponseBuilder::new()
-                .description("The request body did not arrive within the time allowed after its headers")
-                .content("application/problem+json", problem())
-                .build(),
-        ),
-    );
+        )
+        .header("Retry-After", retry_after_header())
+        .content("application/problem+json", problem_content())
+        .into()
+}
+
+fn body_timeout_response() -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description("The request body did not arrive within the time allowed after its headers")
+        .content("application/problem+json", problem_content())
+        .into()
 }
 
 /// No string in a JSON request body may hold a NUL character: `http::json` refuses one with a
@@ -400,7 +387,6 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             document_bounded_waits(op, path);
         }
     }
-    add_bounded_wait_responses(&mut doc);
     document_no_nul(&mut doc);
     document_if_match(&mut doc);
     drop_unreferenced_schemas(&mut doc);
