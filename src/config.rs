@@ -4,6 +4,14 @@
 //! | --- | --- | --- |
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/rehabit` | PostgreSQL to use; the database is created if missing |
 //! | `DATABASE_POOL_SIZE` | `10` | connections in the pool |
+//! | `DATABASE_AUTH_POOL_SIZE` | `2` | connections kept apart for authentication and `/readyz`, so they never wait behind requests' work |
+//! | `DATABASE_POOL_WAIT_MS` | `5000` | how long a request waits for a free connection before answering 503 |
+//! | `DATABASE_STATEMENT_TIMEOUT_MS` | `5000` | longest a statement may run (PostgreSQL `statement_timeout`); past it the request answers 503 |
+//! | `DATABASE_LOCK_TIMEOUT_MS` | `2000` | longest a statement may wait for a lock (`lock_timeout`); past it the request answers 503 |
+//! | `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS` | `15000` | PostgreSQL ends a session idle inside a transaction this long (`idle_in_transaction_session_timeout`) |
+//! | `REQUEST_TIMEOUT_SECS` | `15` | longest a request may take until its answer starts; past it the answer is 503 with `Retry-After` (a streamed body is not cut) |
+//! | `BODY_READ_TIMEOUT_SECS` | `10` | longest a client may take to send a request body, counted from its headers; past it the answer is 408 |
+//! | `SHUTDOWN_DRAIN_SECS` | `5` | on SIGTERM or Ctrl-C, how long `/readyz` answers 503 while requests are still served, before the server stops |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `REHABIT_ENV` | `development` | `development` or `production` |
 //! | `JWT_SECRET` | random in development | HS256 key for access tokens (≥ 32 bytes); required in production |
@@ -16,6 +24,8 @@
 //! | `WEBHOOK_POLL_MS` | `500` | how often the worker looks for due deliveries, in milliseconds (50–1000) |
 
 use std::fmt;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 /// A value that must never be printed (passwords, keys).
 #[derive(Clone)]
@@ -52,6 +62,22 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: Secret,
     pub database_pool_size: usize,
+    /// Connections kept apart for authentication and readiness checks.
+    pub database_auth_pool_size: usize,
+    /// How long a request waits for a pooled connection.
+    pub database_pool_wait: Duration,
+    /// PostgreSQL's `statement_timeout` on every pooled connection.
+    pub database_statement_timeout: Duration,
+    /// PostgreSQL's `lock_timeout` on every pooled connection.
+    pub database_lock_timeout: Duration,
+    /// PostgreSQL's `idle_in_transaction_session_timeout` on every pooled connection.
+    pub database_idle_in_transaction_timeout: Duration,
+    /// Longest time until a request's answer starts.
+    pub request_timeout: Duration,
+    /// Longest time to receive a request's body, from its headers.
+    pub body_read_timeout: Duration,
+    /// How long a stopping service keeps serving while `/readyz` says it is stopping.
+    pub shutdown_drain: Duration,
     pub bind_addr: String,
     pub env: Environment,
     pub jwt_secret: Secret,
@@ -70,6 +96,12 @@ pub struct Config {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
+/// Defaults of the database's bounded waits; pools built without a `Config` (the webhook
+/// worker's in tests) use them too.
+pub const DEFAULT_POOL_WAIT_MS: u64 = 5_000;
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 15_000;
 
 impl Config {
     /// Reads the process environment.
@@ -115,9 +147,39 @@ impl Config {
             Some(other) => return Err(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`")),
         };
         let api_key_rate_limit = parse_number(&get, "API_KEY_RATE_LIMIT", 600, 1..=1_000_000)?;
+        let millis = |name: &str, default: u64, range: RangeInclusive<u64>| {
+            parse_number(&get, name, default, range).map(Duration::from_millis)
+        };
+        let secs = |name: &str, default: u64, range: RangeInclusive<u64>| {
+            parse_number(&get, name, default, range).map(Duration::from_secs)
+        };
+        let database_auth_pool_size = parse_number(&get, "DATABASE_AUTH_POOL_SIZE", 2, 1..=100)?;
+        let database_pool_wait = millis("DATABASE_POOL_WAIT_MS", DEFAULT_POOL_WAIT_MS, 10..=600_000)?;
+        let database_statement_timeout = millis(
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            DEFAULT_STATEMENT_TIMEOUT_MS,
+            10..=3_600_000,
+        )?;
+        let database_lock_timeout = millis("DATABASE_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS, 10..=3_600_000)?;
+        let database_idle_in_transaction_timeout = millis(
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+            DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+            100..=3_600_000,
+        )?;
+        let request_timeout = secs("REQUEST_TIMEOUT_SECS", 15, 1..=3600)?;
+        let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", 10, 1..=3600)?;
+        let shutdown_drain = secs("SHUTDOWN_DRAIN_SECS", 5, 0..=600)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
+            database_auth_pool_size,
+            database_pool_wait,
+            database_statement_timeout,
+            database_lock_timeout,
+            database_idle_in_transaction_timeout,
+            request_timeout,
+            body_read_timeout,
+            shutdown_drain,
             bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
             env,
             jwt_secret,
@@ -221,6 +283,27 @@ mod tests {
         assert!(cfg(&[("WEBHOOK_POLL_MS", "5000")]).is_err());
         assert!(cfg(&[("API_KEY_RATE_LIMIT", "0")]).is_err());
         assert!(cfg(&[("API_KEY_RATE_LIMIT", "5")]).is_ok_and(|c| c.api_key_rate_limit == 5));
+    }
+
+    #[test]
+    fn waits_are_bounded_by_default_and_settable() {
+        let c = cfg(&[]).expect("valid");
+        assert_eq!(c.database_statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.database_lock_timeout, Duration::from_secs(2));
+        assert_eq!(c.database_idle_in_transaction_timeout, Duration::from_secs(15));
+        assert_eq!(c.database_pool_wait, Duration::from_secs(5));
+        assert_eq!(c.database_auth_pool_size, 2);
+        assert_eq!(c.request_timeout, Duration::from_secs(15));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.shutdown_drain, Duration::from_secs(5));
+        let c = cfg(&[("DATABASE_LOCK_TIMEOUT_MS", "250"), ("SHUTDOWN_DRAIN_SECS", "0")]).expect("valid");
+        assert_eq!(c.database_lock_timeout, Duration::from_millis(250));
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert!(
+            cfg(&[("DATABASE_STATEMENT_TIMEOUT_MS", "0")]).is_err(),
+            "a wait without end is not offered"
+        );
+        assert!(cfg(&[("REQUEST_TIMEOUT_SECS", "soon")]).is_err());
     }
 
     #[test]

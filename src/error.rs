@@ -3,6 +3,7 @@
 //! Handlers return `Result<_, ApiError>`; helpers build the common cases. A 500 is logged with
 //! its cause and tells the caller nothing more than that something went wrong on our side.
 
+use crate::db::outage::Trouble;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -205,12 +206,41 @@ the person changes it with PATCH /v1/me, or the operator runs `rehabit user rese
         )
     }
 
+    /// 503 with `Retry-After`: the service cannot answer now, and a retry later may succeed.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             detail,
+        );
+        e.retry_after = Some(5);
+        e
+    }
+
+    /// 503 because the database could not serve the request; counted (and logged once per
+    /// outage) by `db::outage`.
+    pub fn database(trouble: Trouble, cause: &dyn fmt::Display) -> Self {
+        crate::db::outage::report(trouble, cause);
+        let detail = match trouble {
+            Trouble::Unreachable => "The database is not reachable right now; retry shortly.",
+            Trouble::Busy => "The database is too busy to answer in time; retry shortly.",
+        };
+        let mut e = Self::unavailable(detail);
+        e.retry_after = Some(trouble.retry_after_secs());
+        e
+    }
+
+    /// 408: the client did not send its request body in time.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!(
+                "The request body did not arrive within {} seconds of its headers.",
+                limit.as_secs()
+            ),
         )
     }
 
@@ -307,15 +337,25 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 ApiError::conflict("A concurrent change got in the way; retry the request.")
             }
-            other => ApiError::internal(other),
+            // A dropped connection, a restarting server, a statement or lock wait that ran
+            // out: the database is unavailable, not the request wrong.
+            other => match crate::db::outage::classify(&other) {
+                Some(trouble) => ApiError::database(trouble, &other),
+                None => ApiError::internal(other),
+            },
         }
     }
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        tracing::error!(error = %e, "database pool");
-        ApiError::unavailable("The database is not reachable right now; retry shortly.")
+        use deadpool::managed::{PoolError, TimeoutType};
+        // Waiting for a free connection ran out: the database is there, every connection busy.
+        let trouble = match e {
+            PoolError::Timeout(TimeoutType::Wait) => Trouble::Busy,
+            _ => Trouble::Unreachable,
+        };
+        ApiError::database(trouble, &e)
     }
 }
 
@@ -397,7 +437,12 @@ pub fn path_error_handler(err: actix_web::error::PathError, _req: &HttpRequest) 
     ApiError::bad_request(format!("Invalid path parameter: {err}")).into()
 }
 
-pub fn form_error_handler(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+pub fn form_error_handler(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    if let actix_web::error::UrlencodedError::Payload(e) = &err
+        && let Some(limit) = crate::http::limits::body_timed_out(e, req)
+    {
+        return ApiError::body_timeout(limit).into();
+    }
     let detail = crate::http::json::describe_data_error(&err.to_string());
     ApiError::bad_request(format!("Invalid form body: {detail}")).into()
 }

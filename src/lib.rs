@@ -26,6 +26,7 @@ pub mod progress;
 pub mod routes;
 pub mod routines;
 pub mod sessions;
+pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 pub mod values;
@@ -101,6 +102,7 @@ pub fn build_app(
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
         .wrap(from_fn(http::query::strict_query))
+        .wrap(from_fn(http::limits::middleware))
         .wrap(from_fn(http::reject_nul))
         .wrap(from_fn(api_keys::rate_limit::headers_middleware))
         .wrap(request_metrics)

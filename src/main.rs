@@ -3,6 +3,7 @@
 //! reset a login's password as the operator (`rehabit user reset-password EMAIL`).
 
 use rehabit::config::{Config, redact_url};
+use rehabit::shutdown::{Phase, Shutdown};
 use rehabit::{db, ops, state::AppState, telemetry};
 use std::process::ExitCode;
 
@@ -180,27 +181,70 @@ async fn run(serve: bool) -> Result<(), String> {
     let state = AppState::new(config)?;
     let metrics = ops::Metrics::new().map_err(|e| e.to_string())?;
     let request_metrics = rehabit::request_metrics(&metrics)?;
+    let shutdown = state.shutdown.clone();
+    let drain = state.config.shutdown_drain;
     spawn_housekeeping(state.clone());
     if state.config.webhook_worker {
         // The worker has a small pool of its own, so deliveries never compete with requests.
-        let pool = db::pool(&url, 2)?;
+        let pool = db::pool_with(&url, db::PoolSettings::from_config(&state.config, 2))?;
         let worker = rehabit::webhooks::worker::Worker::new(
             pool,
             state.config.webhook_block_private_networks,
             rehabit::webhooks::worker::system_clock(),
         )?;
-        worker.spawn(std::time::Duration::from_millis(state.config.webhook_poll_ms));
+        let poll = std::time::Duration::from_millis(state.config.webhook_poll_ms);
+        shutdown.spawn("webhook worker", worker.run(poll, shutdown.clone(), drain));
         tracing::info!("webhook delivery worker started");
     }
+    // In-flight requests end within the request time limit; a second more covers the answer.
+    let in_flight = state.config.request_timeout + std::time::Duration::from_secs(1);
     let server =
         actix_web::HttpServer::new(move || rehabit::build_app(state.clone(), metrics.clone(), request_metrics.clone()))
             .bind(&bind)
             .map_err(|e| format!("cannot listen on {bind}: {e}"))?
-            .shutdown_timeout(20);
+            // Signals are ours (`stop_on_signal`): actix's would stop at once on Ctrl-C, and
+            // stop accepting on SIGTERM before a load balancer has noticed.
+            .disable_signals()
+            .shutdown_timeout(in_flight.as_secs())
+            .run();
+    tokio::spawn(stop_on_signal(server.handle(), shutdown.clone(), drain));
     tracing::info!(addr = %bind, docs = %format!("http://{bind}/docs"), "serving");
-    // actix-web stops gracefully on SIGTERM and Ctrl-C: it stops accepting, then lets
-    // in-flight requests finish for up to the shutdown timeout.
-    server.run().await.map_err(|e| format!("server error: {e}"))
+    server.await.map_err(|e| format!("server error: {e}"))?;
+    // No request is left: background work finishes (a batcher flushes) and the process ends.
+    shutdown.advance(Phase::Stopped);
+    shutdown.join(drain + std::time::Duration::from_secs(5)).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The graceful stop (`rehabit::shutdown`): at SIGTERM or SIGINT, `/readyz` answers 503 while
+/// requests are still served for the drain period; then the server stops accepting and
+/// answers the requests it has. A second signal stops at once.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, shutdown: Shutdown, drain: std::time::Duration) {
+    let first = rehabit::shutdown::signal().await;
+    tracing::info!(
+        signal = first,
+        drain_secs = drain.as_secs(),
+        "stopping: /readyz answers 503; serving until the drain period ends"
+    );
+    shutdown.advance(Phase::Draining);
+    tokio::select! {
+        _ = tokio::time::sleep(drain) => {
+            tracing::info!("drain period over: accepting no more connections, answering the requests in flight");
+            let stopping = server.stop(true);
+            tokio::select! {
+                _ = stopping => {}
+                second = rehabit::shutdown::signal() => {
+                    tracing::warn!(signal = second, "second signal: stopping at once");
+                    server.stop(false).await;
+                }
+            }
+        }
+        second = rehabit::shutdown::signal() => {
+            tracing::warn!(signal = second, "second signal: stopping at once");
+            server.stop(false).await;
+        }
+    }
 }
 
 /// Installs or updates the built-in exercises and routines (idempotent).

@@ -239,6 +239,64 @@ fn document_key_answers(op: &mut Operation) {
     }
 }
 
+/// Operations that answer from memory at once (no database, nothing to wait for).
+const INSTANT: [&str; 2] = ["/healthz", "/metrics"];
+
+/// The answers of the bounded waits (`http::limits`, `db::outage`): every operation but the
+/// instant ones can answer 503 with `Retry-After` (the database unreachable or too busy, or the
+/// request past its time limit), and one that takes a body 408 when the body is too slow.
+/// Written out on each operation, as the 429 is (the contract lint reads answers unresolved).
+fn document_bounded_waits(op: &mut Operation, path: &str) {
+    if INSTANT.contains(&path) {
+        return;
+    }
+    match op.responses.responses.get_mut("503") {
+        Some(RefOr::T(res)) => {
+            res.headers
+                .entry("Retry-After".to_string())
+                .or_insert_with(|| retry_after_header().into());
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            op.responses.responses.insert("503".to_string(), unavailable_response());
+        }
+    }
+    if op.request_body.is_some() && !op.responses.responses.contains_key("408") {
+        op.responses
+            .responses
+            .insert("408".to_string(), body_timeout_response());
+    }
+}
+
+fn retry_after_header() -> utoipa::openapi::Header {
+    integer_header("Seconds to wait before retrying")
+}
+
+fn problem_content() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build()
+}
+
+fn unavailable_response() -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(
+            "The database is unreachable or too busy to answer in time, or the request ran past its time \
+limit. Retry after `Retry-After` seconds; a creating `POST` retried with its `Idempotency-Key` never \
+makes a second resource",
+        )
+        .header("Retry-After", retry_after_header())
+        .content("application/problem+json", problem_content())
+        .into()
+}
+
+fn body_timeout_response() -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description("The request body did not arrive within the time allowed after its headers")
+        .content("application/problem+json", problem_content())
+        .into()
+}
+
 /// No string in a JSON request body may hold a NUL character: `http::json` refuses one with a
 /// 422 (PostgreSQL cannot store it). Says so, as a pattern, on every string of the request
 /// bodies (their own schemas and the named ones they use) that has no pattern, format or
@@ -460,6 +518,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         {
             document_permissions(op);
             document_generic_answers(op);
+            document_bounded_waits(op, path);
         }
     }
     document_no_nul(&mut doc);

@@ -7,6 +7,7 @@ use crate::http::json::Json;
 use crate::http::pagination::{Page, PageParams};
 use crate::state::AppState;
 use crate::values::parse_name;
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::Utc;
 use uuid::Uuid;
@@ -75,7 +76,8 @@ pub async fn list_api_keys(
     operation_id = "create_api_key",
     request_body = CreateApiKeyRequest,
     responses(
-        (status = 201, description = "The new key, with the key itself (shown once)", body = CreatedApiKeyResponse),
+        (status = 201, description = "The new key, with the key itself (shown once)", body = CreatedApiKeyResponse,
+            headers(("Location" = String, description = "The key's URL (what `DELETE` takes)"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `api_keys:write` (admins; never an API key)", body = Problem, content_type = "application/problem+json"),
@@ -139,7 +141,10 @@ pub async fn create_api_key(
     // What an idempotent replay answers: everything but the key, which is never stored.
     let stored = serde_json::to_vec(&created).map_err(ApiError::internal)?;
     created.key = Some(key);
-    let mut res = HttpResponse::Created().json(&created);
+    // `Location` names what a DELETE removes, which also forgets this answer (DELETE means gone).
+    let mut res = HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/api-keys/{}", created.api_key.id)))
+        .json(&created);
     res.extensions_mut().insert(StoredBody(stored));
     Ok(res)
 }

@@ -172,7 +172,7 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
     if !key.starts_with(KEY_PREFIX) {
         return Err(invalid());
     }
-    let mut conn = state.conn().await?;
+    let mut conn = state.auth_conn().await?;
     let found = crate::api_keys::queries::authenticate(&mut conn, &crate::auth::sha256(key))
         .await?
         .ok_or_else(invalid)?;
@@ -215,7 +215,7 @@ async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, Api
         }
     })?;
     let invalid = || ApiError::invalid_token("The sign-in this access token belongs to has ended; sign in again.");
-    let mut conn = state.conn().await?;
+    let mut conn = state.auth_conn().await?;
     let found = crate::auth::queries::active_member(&mut conn, claims.sub, claims.clinic, claims.sid).await?;
     let (membership_id, role, client_id) = found.ok_or_else(invalid)?;
     let caller = Caller {

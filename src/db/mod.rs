@@ -1,5 +1,7 @@
 //! The connection pool, database creation and embedded migrations.
 
+pub mod outage;
+pub mod request;
 pub mod schema;
 pub mod sql;
 pub mod text_enum;
@@ -7,22 +9,95 @@ pub mod text_enum;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use std::time::Duration;
+
+pub use request::DbConn;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
+/// A connection checked out of a pool.
+pub type PooledConn = Object<AsyncPgConnection>;
 
+/// A pool's size and its bounded waits: how long a caller waits for a connection, and the
+/// limits every connection sets for itself when it connects (so no statement, lock wait or
+/// forgotten transaction holds a connection without end).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub size: usize,
+    pub wait: Duration,
+    pub statement_timeout: Duration,
+    pub lock_timeout: Duration,
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// `size` connections with the default waits (`config.rs` documents them).
+    pub fn new(size: usize) -> Self {
+        use crate::config::*;
+        PoolSettings {
+            size,
+            wait: Duration::from_millis(DEFAULT_POOL_WAIT_MS),
+            statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
+            lock_timeout: Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS),
+            idle_in_transaction_timeout: Duration::from_millis(DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        }
+    }
+
+    /// `size` connections with the waits of `config`.
+    pub fn from_config(config: &crate::config::Config, size: usize) -> Self {
+        PoolSettings {
+            size,
+            wait: config.database_pool_wait,
+            statement_timeout: config.database_statement_timeout,
+            lock_timeout: config.database_lock_timeout,
+            idle_in_transaction_timeout: config.database_idle_in_transaction_timeout,
+        }
+    }
+
+    /// What a new connection runs before its first use.
+    fn session_setup(&self) -> String {
+        format!(
+            "SET application_name = 'rehabit'; SET statement_timeout = {}; SET lock_timeout = {}; \
+             SET client_connection_check_interval = 1000; \
+             SET idle_in_transaction_session_timeout = {}",
+            self.statement_timeout.as_millis(),
+            self.lock_timeout.as_millis(),
+            self.idle_in_transaction_timeout.as_millis()
+        )
+    }
+}
+
+/// A pool of `size` connections with the default waits.
 pub fn pool(url: &str, size: usize) -> Result<DbPool, String> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    pool_with(url, PoolSettings::new(size))
+}
+
+pub fn pool_with(url: &str, settings: PoolSettings) -> Result<DbPool, String> {
+    let setup = settings.session_setup();
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let (url, setup) = (url.to_string(), setup.clone());
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&setup)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     Pool::builder(manager)
-        .max_size(size)
-        .wait_timeout(Some(std::time::Duration::from_secs(10)))
-        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .max_size(settings.size)
+        .wait_timeout(Some(settings.wait))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| format!("could not build the database pool: {e}"))

@@ -1,34 +1,46 @@
 //! `Idempotency-Key` for creating `POST`s, as a middleware so every such endpoint gets it.
 //!
-//! The key is reserved before the work starts (a row committed on its own):
 //! - a replay after completion gets the first answer (status, body, `Location`, `ETag`), with
 //!   `Idempotency-Replayed: true`;
 //! - a duplicate while the first is in flight gets 409;
 //! - the same key with another request (method, path or JSON body) gets 422;
 //! - a 5xx answer is not stored, so the key can be retried.
 //!
+//! "The work was done" and "its answer is stored" are one fact: the request runs inside one
+//! transaction (`db::request`) that its handler's statements join, and the answer is stored in
+//! that transaction before it commits. So a retry finds either the stored answer or nothing at
+//! all (a clean second attempt), never work without an answer: if the answer cannot be stored,
+//! the work is rolled back and the request answers 5xx. A request in flight holds a
+//! transaction-level advisory lock on its key, which is how a concurrent duplicate is told
+//! (409); a crashed or cut-off request's lock goes with its session, so there is no reservation
+//! to wait out.
+//!
 //! Keys are per caller (membership or API key; anonymous sign-ups share one space) and expire
-//! after 24 hours. Deleting a resource forgets the answers that created it. A reservation left behind by a crashed instance is taken over after a minute.
+//! after 24 hours. Deleting a resource forgets the answers that created it, in the same
+//! transaction as the delete.
 
 use crate::auth::extractor::{authenticate, has_credential};
+use crate::db::DbConn;
 use crate::db::schema::idempotency_keys;
 use crate::error::ApiError;
 use crate::http::json::read_body;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::ResourceDef;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue, LOCATION};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
 const KEY_TTL_HOURS: i64 = 24;
-/// After this long an unfinished reservation is presumed abandoned.
+/// After this long a reservation committed by an older version of the service (which reserved
+/// keys in a transaction of their own) is presumed abandoned.
 const ABANDONED_AFTER_SECS: i64 = 60;
 const STORED_HEADERS: [HeaderName; 3] = [CONTENT_TYPE, LOCATION, ETAG];
 
@@ -86,72 +98,70 @@ struct Stored {
     created_at: DateTime<Utc>,
 }
 
-enum Reservation {
-    Reserved,
-    Replay(HttpResponse),
+/// What a key allows the request to do.
+enum Claim {
+    /// Nothing is stored under the key and no other request holds it: do the work.
+    Go,
+    Replay(Stored),
     Refused(ApiError),
 }
 
-async fn reserve(conn: &mut AsyncPgConnection, owner: &str, key: &str, hash: &[u8]) -> Result<Reservation, ApiError> {
-    // Two rounds at most: the second after clearing an expired or abandoned reservation.
-    for _ in 0..2 {
-        let inserted = diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::owner.eq(owner),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(hash),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        if inserted == 1 {
-            return Ok(Reservation::Reserved);
-        }
-        let Some(stored) = idempotency_keys::table
-            .find((owner, key))
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::completed,
-                idempotency_keys::response_status,
-                idempotency_keys::response_headers,
-                idempotency_keys::response_body,
-                idempotency_keys::created_at,
-            ))
-            .first::<Stored>(conn)
-            .await
-            .optional()?
-        else {
-            continue; // deleted between our insert and our read
-        };
-        let now = Utc::now();
-        let expired = stored.created_at < now - Duration::hours(KEY_TTL_HOURS);
-        let abandoned = !stored.completed && stored.created_at < now - Duration::seconds(ABANDONED_AFTER_SECS);
-        if expired || (abandoned && stored.request_hash == hash) {
-            diesel::delete(
-                idempotency_keys::table
-                    .find((owner, key))
-                    .filter(idempotency_keys::created_at.eq(stored.created_at)),
-            )
-            .execute(conn)
-            .await?;
-            continue;
-        }
-        if stored.request_hash != hash {
-            return Ok(Reservation::Refused(ApiError::validation(
-                "Idempotency-Key",
-                "was already used with a different request; use a new key for a new request",
-            )));
-        }
-        if !stored.completed {
-            return Ok(Reservation::Refused(ApiError::conflict(
-                "A request with this Idempotency-Key is still in progress; retry once it has finished.",
-            )));
-        }
-        return Ok(Reservation::Replay(replay(stored)));
+fn in_progress() -> ApiError {
+    ApiError::conflict("A request with this Idempotency-Key is still in progress; retry once it has finished.")
+}
+
+/// Inside the request's transaction: takes the key's lock, then looks at what is stored.
+async fn claim(conn: &mut AsyncPgConnection, owner: &str, key: &str, hash: &[u8]) -> Result<Claim, ApiError> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
     }
-    Ok(Reservation::Refused(ApiError::conflict(
-        "A request with this Idempotency-Key is still in progress; retry once it has finished.",
-    )))
+    // Held until the transaction ends; the prefix keeps these locks apart from `db::lock_key`'s.
+    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+        .bind::<diesel::sql_types::Text, _>(format!("idempotency\u{1f}{owner}\u{1f}{key}"))
+        .get_result(conn)
+        .await?;
+    if !locked.locked {
+        return Ok(Claim::Refused(in_progress()));
+    }
+    let Some(stored) = idempotency_keys::table
+        .find((owner, key))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::completed,
+            idempotency_keys::response_status,
+            idempotency_keys::response_headers,
+            idempotency_keys::response_body,
+            idempotency_keys::created_at,
+        ))
+        .first::<Stored>(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(Claim::Go);
+    };
+    let now = Utc::now();
+    let expired = stored.created_at < now - Duration::hours(KEY_TTL_HOURS);
+    // Rows that are not complete are reservations of an older version of the service, which
+    // committed them before the work: one younger than a minute may still be running there.
+    let abandoned = !stored.completed && stored.created_at < now - Duration::seconds(ABANDONED_AFTER_SECS);
+    if expired || (abandoned && stored.request_hash == hash) {
+        diesel::delete(idempotency_keys::table.find((owner, key)))
+            .execute(conn)
+            .await?;
+        return Ok(Claim::Go);
+    }
+    if stored.request_hash != hash {
+        return Ok(Claim::Refused(ApiError::validation(
+            "Idempotency-Key",
+            "was already used with a different request; use a new key for a new request",
+        )));
+    }
+    if !stored.completed {
+        return Ok(Claim::Refused(in_progress()));
+    }
+    Ok(Claim::Replay(stored))
 }
 
 fn replay(stored: Stored) -> HttpResponse {
@@ -175,6 +185,32 @@ fn replay(stored: Stored) -> HttpResponse {
     res.body(stored.response_body.unwrap_or_default())
 }
 
+/// An answer given before routing (a replay, a refusal) still names its route's parameters, as
+/// the request metrics expect of a matched route.
+fn answer_early(mut req: ServiceRequest, res: HttpResponse) -> ServiceResponse<BoxBody> {
+    if let Some(pattern) = req.match_pattern() {
+        ResourceDef::new(pattern).capture_match_info(req.match_info_mut());
+    }
+    req.into_response(res)
+}
+
+async fn begin(conn: &mut DbConn) -> Result<(), ApiError> {
+    AnsiTransactionManager::begin_transaction(&mut **conn).await?;
+    Ok(())
+}
+
+async fn commit(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    AnsiTransactionManager::commit_transaction(&mut **conn).await
+}
+
+/// Ends the transaction without keeping anything. A connection whose rollback fails is closed
+/// when dropped (`db::request::release`), which rolls back just as well.
+async fn rollback(mut conn: DbConn) {
+    if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut *conn).await {
+        tracing::debug!(error = %e, "rollback failed; the connection is closed instead");
+    }
+}
+
 /// The middleware function (wrap with `actix_web::middleware::from_fn`).
 pub async fn middleware(
     mut req: ServiceRequest,
@@ -188,7 +224,7 @@ pub async fn middleware(
     }
     let key = match parse_key(&req) {
         None => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
-        Some(Err(e)) => return Ok(req.error_response(e)),
+        Some(Err(e)) => return Ok(answer_early(req, e.error_response())),
         Some(Ok(k)) => k,
     };
     // Keys are per caller. Anonymous callers share one space, on the public operations only:
@@ -200,46 +236,57 @@ pub async fn middleware(
         Err(_) => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
     };
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(req.error_response(ApiError::internal("AppState missing")));
+        return Ok(answer_early(
+            req,
+            ApiError::internal("AppState missing").error_response(),
+        ));
     };
     let mut payload = req.take_payload();
     let body = match read_body(req.request(), &mut payload).await {
         Ok(b) => b,
-        Err(e) => return Ok(req.error_response(e)),
+        Err(e) => return Ok(answer_early(req, e.error_response())),
     };
     let hash = request_hash(req.method(), &req.uri().to_string(), &body);
     req.set_payload(Payload::from(body));
 
-    let mut conn = match state.conn().await {
+    let mut conn = match state.own_conn().await {
         Ok(c) => c,
-        Err(e) => return Ok(req.error_response(e)),
+        Err(e) => return Ok(answer_early(req, e.error_response())),
     };
-    match reserve(&mut conn, &owner, &key, &hash).await {
-        Ok(Reservation::Reserved) => {}
-        Ok(Reservation::Replay(res)) => return Ok(req.into_response(res)),
-        Ok(Reservation::Refused(e)) | Err(e) => return Ok(req.error_response(e)),
+    if let Err(e) = begin(&mut conn).await {
+        return Ok(answer_early(req, e.error_response()));
     }
-    // Do not hold a pooled connection while the handler runs: it needs one of its own.
-    drop(conn);
+    match claim(&mut conn, &owner, &key, &hash).await {
+        Ok(Claim::Go) => {}
+        Ok(Claim::Replay(stored)) => {
+            rollback(conn).await;
+            return Ok(answer_early(req, replay(stored)));
+        }
+        Ok(Claim::Refused(e)) | Err(e) => {
+            rollback(conn).await;
+            return Ok(answer_early(req, e.error_response()));
+        }
+    }
 
-    let outcome = next.call(req).await;
-    let mut conn = state.conn().await.map_err(actix_web::Error::from)?;
+    let (outcome, mut conn) = crate::db::request::within(conn, next.call(req)).await;
     let res = match outcome {
-        Ok(res) => res,
-        Err(e) => {
-            forget(&mut conn, &owner, &key).await;
-            return Err(e);
+        Ok(res) if !res.status().is_server_error() => res,
+        // A server error keeps nothing: neither the work nor the key.
+        other => {
+            rollback(conn).await;
+            return other.map(ServiceResponse::map_into_boxed_body);
         }
     };
-    if res.status().is_server_error() {
-        forget(&mut conn, &owner, &key).await;
-        return Ok(res.map_into_boxed_body());
-    }
     let (http_req, res) = res.into_parts();
     let (res, body) = res.into_parts();
-    let bytes = to_bytes(body)
-        .await
-        .map_err(|_| ApiError::internal("could not buffer a response body"))?;
+    let bytes = match to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            rollback(conn).await;
+            return Err(ApiError::internal("could not buffer a response body").into());
+        }
+    };
+    let status = res.status();
     let stored_body = res
         .extensions()
         .get::<StoredBody>()
@@ -252,65 +299,83 @@ pub async fn middleware(
             Some((name.as_str().to_string(), serde_json::Value::String(value.to_string())))
         })
         .collect();
-    let stored = diesel::update(idempotency_keys::table.find((&owner, &key)))
-        .set((
+    let stored = diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::owner.eq(&owner),
+            idempotency_keys::key.eq(&key),
+            idempotency_keys::request_hash.eq(&hash),
             idempotency_keys::completed.eq(true),
-            idempotency_keys::response_status.eq(i16::try_from(res.status().as_u16()).unwrap_or(200)),
+            idempotency_keys::response_status.eq(i16::try_from(status.as_u16()).unwrap_or(200)),
             idempotency_keys::response_headers.eq(serde_json::Value::Object(headers)),
             idempotency_keys::response_body.eq(stored_body),
         ))
         .execute(&mut conn)
         .await;
-    if let Err(e) = stored {
-        // The work is done; failing to remember the answer must not turn it into an error.
-        tracing::error!(error = %e, "could not store an idempotent response");
+    let kept = match stored {
+        Ok(_) => commit(&mut conn).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
+        rollback(conn).await;
+        if status.is_client_error() {
+            // Nothing to undo that mattered (the request was refused); it is just not stored,
+            // so a retry is refused again.
+            tracing::debug!(error = %e, "a refused request's answer was not stored");
+        } else {
+            // The work and its answer were rolled back together (or, if the commit's answer
+            // was lost, kept together): a retry with the same key gets one or the other.
+            return Ok(ServiceResponse::new(http_req, ApiError::from(e).error_response()));
+        }
     }
     let res = res.set_body(BoxBody::new(bytes));
     Ok(ServiceResponse::new(http_req, res))
 }
 
-/// `DELETE` means gone, for retries too: once a `DELETE` succeeds, the stored answers that
-/// created the resource (their `Location` is the deleted path) are forgotten, so a retry with
-/// such a key is a new request rather than a replay presenting the resource as just created.
+/// `DELETE` means gone, for retries too: when a `DELETE` succeeds, the stored answers that
+/// created the resource (their `Location` is the deleted path) are forgotten in the same
+/// transaction, so a retry with such a key is a new request rather than a replay presenting
+/// the resource as just created — and a delete is never kept without its forgetting.
 async fn delete_and_forget(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let path = req.path().to_string();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let res = next.call(req).await?;
-    if res.status().is_success()
-        && let Some(state) = state
-    {
-        // The expression is spelt as the index `idempotency_keys_location_idx` has it (a literal
-        // key, not a bind parameter), so the lookup uses the index.
-        let location =
-            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("response_headers ->> 'location'");
-        let forgotten = match state.conn().await {
-            Ok(mut conn) => diesel::delete(idempotency_keys::table.filter(location.eq(&path)))
-                .execute(&mut conn)
-                .await
-                .map_err(ApiError::from),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = forgotten {
-            // The resource is gone either way; a replay would only show a stale answer.
-            tracing::error!(error = %e, "could not forget the idempotent answers of a deleted resource");
-        }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let mut conn = match state.own_conn().await {
+        Ok(c) => c,
+        Err(e) => return Ok(answer_early(req, e.error_response())),
+    };
+    if let Err(e) = begin(&mut conn).await {
+        return Ok(answer_early(req, e.error_response()));
     }
-    Ok(res.map_into_boxed_body())
-}
-
-async fn forget(conn: &mut AsyncPgConnection, owner: &str, key: &str) {
-    let deleted = diesel::delete(
-        idempotency_keys::table
-            .find((owner, key))
-            .filter(idempotency_keys::completed.eq(false)),
-    )
-    .execute(conn)
-    .await;
-    if let Err(e) = deleted {
-        tracing::error!(error = %e, "could not release an idempotency key");
+    let (outcome, mut conn) = crate::db::request::within(conn, next.call(req)).await;
+    let res = match outcome {
+        Ok(res) if res.status().is_success() => res,
+        other => {
+            rollback(conn).await;
+            return other.map(ServiceResponse::map_into_boxed_body);
+        }
+    };
+    // The expression is spelt as the index `idempotency_keys_location_idx` has it (a literal
+    // key, not a bind parameter), so the lookup uses the index.
+    let location =
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("response_headers ->> 'location'");
+    let forgotten = diesel::delete(idempotency_keys::table.filter(location.eq(&path)))
+        .execute(&mut conn)
+        .await;
+    let kept = match forgotten {
+        Ok(_) => commit(&mut conn).await,
+        Err(e) => Err(e),
+    };
+    match kept {
+        Ok(()) => Ok(res.map_into_boxed_body()),
+        Err(e) => {
+            rollback(conn).await;
+            let (http_req, _) = res.into_parts();
+            Ok(ServiceResponse::new(http_req, ApiError::from(e).error_response()))
+        }
     }
 }
 

@@ -296,7 +296,10 @@ pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::
     let mut body = web::BytesMut::new();
     use futures_util::StreamExt;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            super::limits::body_timeout_error(&e, req)
+                .unwrap_or_else(|| ApiError::bad_request(format!("Could not read the body: {e}")))
+        })?;
         if body.len() + chunk.len() > BODY_LIMIT {
             return Err(payload_too_large());
         }

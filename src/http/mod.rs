@@ -3,6 +3,7 @@
 pub mod etag;
 pub mod idempotency;
 pub mod json;
+pub mod limits;
 pub mod methods;
 pub mod objects_only;
 pub mod pagination;

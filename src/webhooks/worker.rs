@@ -10,9 +10,14 @@
 //!
 //! Time comes from an injected [`Clock`], so tests walk through the backoff schedule without
 //! sleeping.
+//!
+//! On a graceful stop ([`Worker::run`]) the worker claims nothing more, lets the deliveries it
+//! holds finish for up to the drain period, and releases the leases of any still unsent, so
+//! another instance sends them at once rather than when the lease runs out.
 
-use crate::db::DbPool;
 use crate::db::schema::{webhook_attempts, webhook_deliveries, webhooks};
+use crate::db::{DbConn, DbPool};
+use crate::shutdown::{Phase, Shutdown};
 use crate::webhooks::schedule::{RETRY_WINDOW, next_attempt};
 use crate::webhooks::{signing, target};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -55,6 +60,8 @@ pub struct Worker {
     timeout: Duration,
     permits: Arc<Semaphore>,
     in_flight: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Deliveries claimed and not yet recorded, with the lease each was claimed until.
+    holding: Arc<Mutex<HashMap<Uuid, DateTime<Utc>>>>,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -151,6 +158,7 @@ impl Worker {
             timeout,
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
+            holding: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -180,23 +188,56 @@ impl Worker {
         }
     }
 
+    /// A connection of the worker's pool, closed rather than pooled if dropped mid-transaction.
+    async fn conn(&self) -> Result<DbConn, String> {
+        self.pool.get().await.map(DbConn::pooled).map_err(|e| e.to_string())
+    }
+
     async fn claim(&self, max: usize) -> Result<Vec<Claimed>, String> {
         let now = self.now();
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let lease = now + ChronoDuration::seconds(LEASE_SECS);
+        let mut conn = self.conn().await?;
         let claimed: Vec<Claimed> = diesel::sql_query(CLAIM_SQL)
             .bind::<Timestamptz, _>(now)
             .bind::<BigInt, _>(i64::try_from(max).unwrap_or(i64::MAX))
             .bind::<BigInt, _>(i64::try_from(PER_ENDPOINT).unwrap_or(1))
             .bind::<Array<SqlUuid>, _>(self.busy_endpoints())
             .bind::<BigInt, _>(SCAN)
-            .bind::<Timestamptz, _>(now + ChronoDuration::seconds(LEASE_SECS))
+            .bind::<Timestamptz, _>(lease)
             .load(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
+        let mut holding = self.holding.lock().unwrap_or_else(|p| p.into_inner());
         for c in &claimed {
             self.track(c.webhook_id, true);
+            holding.insert(c.id, lease);
         }
         Ok(claimed)
+    }
+
+    /// Gives the deliveries still held back to any worker, due now. Only leases still as
+    /// claimed are touched: a delivery whose attempt was recorded meanwhile keeps its schedule.
+    async fn release_held(&self) -> Result<usize, String> {
+        let held: Vec<(Uuid, DateTime<Utc>)> = self.holding.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let now = self.now();
+        let mut released = 0;
+        for (id, lease) in held {
+            released += diesel::update(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::id.eq(id))
+                    .filter(webhook_deliveries::state.eq("pending"))
+                    .filter(webhook_deliveries::next_attempt_at.eq(lease)),
+            )
+            .set(webhook_deliveries::next_attempt_at.eq(now))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(released)
     }
 
     /// Claims what is due now, sends it, and waits for every attempt to be recorded; answers
@@ -211,33 +252,65 @@ impl Worker {
     /// Runs until the process ends: claims whenever a slot is free, sends each delivery on a
     /// task of its own, and otherwise looks for due deliveries every `poll`.
     pub fn spawn(self, poll: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let free = self.permits.available_permits();
-                let mut more = false;
-                if free > 0 {
-                    match self.claim(free).await {
-                        Ok(batch) => {
-                            more = batch.len() == free;
-                            for d in batch {
-                                let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                                    return;
-                                };
-                                let worker = self.clone();
-                                tokio::spawn(async move {
-                                    worker.process(d).await;
-                                    drop(permit);
-                                });
-                            }
+        tokio::spawn(self.run(poll, Shutdown::new(), Duration::ZERO))
+    }
+
+    /// Runs until `shutdown` begins to drain (as [`Worker::spawn`] does), then claims nothing
+    /// more, waits up to `drain` for the deliveries in flight, releases the ones still unsent
+    /// and ends. Register it with [`Shutdown::spawn`] so the process's exit waits for it.
+    pub async fn run(self, poll: Duration, shutdown: Shutdown, drain: Duration) {
+        let mut sends = tokio::task::JoinSet::new();
+        let stopping = shutdown.reached(Phase::Draining);
+        tokio::pin!(stopping);
+        loop {
+            while sends.try_join_next().is_some() {}
+            let free = self.permits.available_permits();
+            let mut more = false;
+            if free > 0 {
+                match self.claim(free).await {
+                    Ok(batch) => {
+                        more = batch.len() == free;
+                        for d in batch {
+                            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let worker = self.clone();
+                            sends.spawn(async move {
+                                worker.process(d).await;
+                                drop(permit);
+                            });
                         }
-                        Err(e) => tracing::warn!(error = %e, "webhook worker could not claim deliveries"),
                     }
-                }
-                if !more {
-                    tokio::time::sleep(poll).await;
+                    Err(e) => tracing::warn!(error = %e, "webhook worker could not claim deliveries"),
                 }
             }
-        })
+            if shutdown.is_stopping() {
+                break;
+            }
+            if !more {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = &mut stopping => break,
+                }
+            }
+        }
+        let in_flight = sends.len();
+        let finished = async { while sends.join_next().await.is_some() {} };
+        if tokio::time::timeout(drain, finished).await.is_err() {
+            sends.abort_all();
+            while sends.join_next().await.is_some() {}
+        }
+        match self.release_held().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                released = n,
+                "webhook worker released unsent deliveries to other workers"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook worker could not release its deliveries; their leases run out in a minute")
+            }
+        }
+        tracing::info!(in_flight_at_stop = in_flight, "webhook worker stopped");
     }
 
     async fn process(&self, d: Claimed) {
@@ -259,6 +332,7 @@ impl Worker {
             // the delivery is tried again.
             tracing::warn!(delivery = %d.id, error = %e, "could not record a webhook attempt");
         }
+        self.holding.lock().unwrap_or_else(|p| p.into_inner()).remove(&d.id);
         self.track(d.webhook_id, false);
     }
 
@@ -306,10 +380,9 @@ impl Worker {
         outcome: &Outcome,
     ) -> Result<(), diesel::result::Error> {
         let mut conn = self
-            .pool
-            .get()
+            .conn()
             .await
-            .map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+            .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
         let now = self.now();
         let failures = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
         let succeeded = outcome.succeeded();

@@ -399,8 +399,28 @@ impl Req<'_> {
         self
     }
 
+    /// Sends the request with a body that stops after `first` and never ends (a client that
+    /// trickles its body, or went quiet).
+    pub async fn send_stalled(mut self, content_type: &str, first: &'static [u8]) -> TestResponse {
+        self.inner = self.inner.insert_header(("content-type", content_type.to_string()));
+        let mut req = self.inner.to_request();
+        let chunk = futures_util::stream::iter([Ok(actix_web::web::Bytes::from_static(first))]);
+        let stalled = futures_util::StreamExt::chain(chunk, futures_util::stream::pending());
+        *req.payload() = actix_http::Payload::from(Box::pin(stalled) as actix_http::BoxedPayloadStream);
+        Self::answer(test::try_call_service(&self.app.svc, req).await).await
+    }
+
     pub async fn send(self) -> TestResponse {
-        let res = test::call_service(&self.app.svc, self.inner.to_request()).await;
+        Self::answer(test::try_call_service(&self.app.svc, self.inner.to_request()).await).await
+    }
+
+    /// What the client receives; an error the app hands to actix is answered as actix's
+    /// server answers it (`error_response`).
+    async fn answer(res: Result<ServiceResponse<BoxBody>, actix_web::Error>) -> TestResponse {
+        let res = match res {
+            Ok(res) => res.into_parts().1,
+            Err(e) => e.error_response(),
+        };
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let raw = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod conventions;
 mod demo;
+mod faults;
 mod gates;
 mod homework;
 mod integrations;

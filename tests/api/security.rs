@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// Everything logged in this test process from the first call of [`captured_logs`] on, at
-/// every level, in the service's JSON format (with every span's fields). A process-wide
+/// every level, in the service's JSON format, with every span's fields and every span's start
+/// and end. A process-wide
 /// subscriber: a thread-scoped one missed events when tests ran side by side.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -37,10 +38,15 @@ fn captured_logs() -> Captured {
         .get_or_init(|| {
             let captured = Captured::default();
             let writer = captured.clone();
+            // Span events too: every request span's fields (its path and query, its request id)
+            // are then written, as a log pipeline that records spans would keep them.
             let subscriber = tracing_subscriber::fmt()
                 .json()
                 .with_current_span(true)
                 .with_span_list(true)
+                .with_span_events(
+                    tracing_subscriber::fmt::format::FmtSpan::NEW | tracing_subscriber::fmt::format::FmtSpan::CLOSE,
+                )
                 .with_max_level(tracing::Level::TRACE)
                 .with_writer(move || writer.clone())
                 .finish();
