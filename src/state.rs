@@ -15,6 +15,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// Per-key request budgets of API keys (in this instance's memory).
     pub rate_limiter: Arc<RateLimiter>,
+    /// Audit events of reads waiting to be written (see `audit::sink`).
+    pub audit: Arc<crate::audit::Sink>,
 }
 
 impl AppState {
@@ -25,6 +27,7 @@ impl AppState {
         Ok(AppState {
             pool,
             rate_limiter,
+            audit: Arc::new(crate::audit::Sink::new()),
             config: Arc::new(config),
             keys,
         })
