@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod exercises;
+pub mod export;
 pub mod housekeeping;
 pub mod http;
 pub mod invitations;

@@ -17,5 +17,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::api_keys::configure)
         .configure(crate::events::configure)
         .configure(crate::webhooks::configure)
-        .configure(crate::audit::configure);
+        .configure(crate::audit::configure)
+        .configure(crate::export::configure);
 }
