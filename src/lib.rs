@@ -12,6 +12,7 @@ pub mod clinics;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod exercises;

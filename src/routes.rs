@@ -18,5 +18,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::events::configure)
         .configure(crate::webhooks::configure)
         .configure(crate::audit::configure)
-        .configure(crate::export::configure);
+        .configure(crate::export::configure)
+        .configure(crate::erasure::configure);
 }
