@@ -13,3 +13,4 @@ mod ops;
 mod people;
 mod progress;
 mod sessions;
+mod stewardship;
