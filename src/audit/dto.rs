@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+fn nullable_role_of_actor() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<Role>(
+        "The member's role in the clinic; `null` for keys, feeds and the system.",
+    )
+}
+
+fn nullable_role_of_person() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<Role>("The person's role in the clinic; `null` for an API key.")
+}
+
 /// Who acted.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditActor {
@@ -15,6 +25,7 @@ pub struct AuditActor {
     /// The login's id (as `GET /v1/me` shows it), the API key's or the calendar feed's.
     pub id: Option<Uuid>,
     /// The member's role in the clinic; `null` for keys, feeds and the system.
+    #[schema(schema_with = nullable_role_of_actor)]
     pub role: Option<Role>,
 }
 
@@ -36,11 +47,13 @@ pub struct AuditEventResponse {
     pub id: Uuid,
     /// When the request was answered (for a change: when it was made).
     pub occurred_at: DateTime<Utc>,
+    /// Who acted.
     pub actor: AuditActor,
     /// The operation (its OpenAPI `operationId`, e.g. `get_client`), or `sign_in`,
     /// `sign_in_failed`, `refresh_token`.
     #[schema(example = "get_client")]
     pub action: String,
+    /// The record the request was about (for a creation, the new record).
     pub resource: AuditResource,
     /// The clients whose data the request read or changed (a list names every one it returned).
     pub client_ids: Vec<Uuid>,
@@ -64,7 +77,7 @@ pub struct ListAuditEventsQuery {
     /// Only events of this actor (a login's, key's or feed's id).
     pub actor_id: Option<Uuid>,
     /// Only this action (an `operationId`, `sign_in`, `sign_in_failed`, ...).
-    #[param(example = "get_client", max_length = 100)]
+    #[param(example = "get_client", max_length = 100, pattern = "^[a-z0-9_]{1,100}$")]
     pub action: Option<String>,
     /// Only events at or after this instant (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -83,6 +96,7 @@ pub struct AccessLogActor {
     #[schema(example = "Ana Ruiz")]
     pub name: Option<String>,
     /// The person's role in the clinic.
+    #[schema(schema_with = nullable_role_of_person)]
     pub role: Option<Role>,
     /// Whether it was the client themself.
     pub is_self: bool,
