@@ -22,6 +22,7 @@
 //! | `WEBHOOK_BLOCK_PRIVATE_NETWORKS` | `false` | refuse webhook targets on private or loopback addresses (at registration and after DNS resolution at delivery) |
 //! | `WEBHOOK_WORKER` | `true` | run the webhook delivery worker in this instance (any number may) |
 //! | `WEBHOOK_POLL_MS` | `500` | how often the worker looks for due deliveries, in milliseconds (50–1000) |
+//! | `AUDIT_RETENTION_DAYS` | `2190` | how long audit events are kept (six years), 1–36500 days; older ones are purged, leaving a checkpoint |
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -93,6 +94,8 @@ pub struct Config {
     pub webhook_worker: bool,
     /// How often the delivery worker looks for due deliveries.
     pub webhook_poll_ms: u64,
+    /// How long audit events are kept, in days.
+    pub audit_retention_days: i64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
@@ -169,6 +172,7 @@ impl Config {
         let request_timeout = secs("REQUEST_TIMEOUT_SECS", 15, 1..=3600)?;
         let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", 10, 1..=3600)?;
         let shutdown_drain = secs("SHUTDOWN_DRAIN_SECS", 5, 0..=600)?;
+        let audit_retention_days = parse_number(&get, "AUDIT_RETENTION_DAYS", 2190, 1..=36_500)?;
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -190,6 +194,7 @@ impl Config {
             webhook_block_private_networks,
             webhook_worker,
             webhook_poll_ms,
+            audit_retention_days,
         })
     }
 }
@@ -278,6 +283,8 @@ mod tests {
         assert_eq!(c.api_key_rate_limit, 600);
         assert!(!c.webhook_block_private_networks && c.webhook_worker);
         assert_eq!(c.webhook_poll_ms, 500);
+        assert_eq!(c.audit_retention_days, 2190);
+        assert!(cfg(&[("AUDIT_RETENTION_DAYS", "0")]).is_err());
         assert!(cfg(&[("WEBHOOK_BLOCK_PRIVATE_NETWORKS", "true")]).is_ok_and(|c| c.webhook_block_private_networks));
         assert!(cfg(&[("WEBHOOK_BLOCK_PRIVATE_NETWORKS", "maybe")]).is_err());
         assert!(cfg(&[("WEBHOOK_POLL_MS", "5000")]).is_err());

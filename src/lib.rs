@@ -5,15 +5,18 @@
 
 pub mod api_keys;
 pub mod assignments;
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod clinics;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod exercises;
+pub mod export;
 pub mod housekeeping;
 pub mod http;
 pub mod invitations;
@@ -83,9 +86,13 @@ pub fn build_app(
     let doc = openapi::finish(doc);
     let routes = http::methods::KnownRoutes::from_openapi(&doc);
     let query_rules = http::query::QueryRules::from_openapi(&doc);
+    let audited = audit::routes::AuditRoutes::from_openapi(&doc);
+    // Registered once per registry; the other workers of the server find it there.
+    let _ = metrics.registry.register(Box::new(state.audit.unwritten.clone()));
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(routes))
         .app_data(web::Data::new(query_rules))
+        .app_data(web::Data::new(audited))
         .app_data(web::Data::new(metrics))
         .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
@@ -102,6 +109,7 @@ pub fn build_app(
         .default_service(web::to(error::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
         .wrap(from_fn(http::query::strict_query))
+        .wrap(from_fn(audit::middleware))
         .wrap(from_fn(http::limits::middleware))
         .wrap(from_fn(http::reject_nul))
         .wrap(from_fn(api_keys::rate_limit::headers_middleware))

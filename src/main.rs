@@ -1,6 +1,7 @@
-//! `rehabit [serve|migrate|openapi|demo|user]`: serve the API (default), run migrations, print
-//! the OpenAPI document, fill a new demo clinic with plausible data (`rehabit demo --help`), or
-//! reset a login's password as the operator (`rehabit user reset-password EMAIL`).
+//! `rehabit [serve|migrate|openapi|demo|user|audit]`: serve the API (default), run migrations,
+//! print the OpenAPI document, fill a new demo clinic with plausible data (`rehabit demo --help`),
+//! reset a login's password as the operator (`rehabit user reset-password EMAIL`), or check the
+//! audit trail's hash chains (`rehabit audit verify`).
 
 use rehabit::config::{Config, redact_url};
 use rehabit::shutdown::{Phase, Shutdown};
@@ -9,7 +10,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: rehabit [serve|migrate|openapi]
        rehabit demo [--clients N] [--weeks W] [--seed S] [--json]
-       rehabit user reset-password EMAIL [--password-stdin]";
+       rehabit user reset-password EMAIL [--password-stdin]
+       rehabit audit verify [--clinic ID] [--head CLINIC:COUNT:HASH]...";
 
 const USER_USAGE: &str = "usage: rehabit user reset-password EMAIL [--password-stdin]
 
@@ -18,6 +20,12 @@ This is how the password of a login shared by clinics is reset (no clinic may re
 Without --password-stdin a random password is generated and printed once; with it, the first
 line of standard input is the new password (at least 10 characters), so it never appears in
 the process list or the shell history.";
+
+const AUDIT_USAGE: &str = "usage: rehabit audit verify [--clinic ID] [--head CLINIC:COUNT:HASH]...
+  Recomputes each clinic's audit hash chain (or one clinic's) and names the first event that
+  was altered or removed. Every head the service published (audit_heads) is checked, and so is
+  each --head given, as the log line `audit chain head` printed it (clinic_id:count:head).
+  Exit status 0 when every chain holds, 1 when one does not, 2 for bad arguments.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,6 +45,7 @@ async fn main() -> ExitCode {
         },
         "demo" => demo(&args[2..]).await,
         "user" => user(&args[2..]).await,
+        "audit" => audit(&args[2..]).await,
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -198,6 +207,20 @@ async fn run(serve: bool) -> Result<(), String> {
     }
     // In-flight requests end within the request time limit; a second more covers the answer.
     let in_flight = state.config.request_timeout + std::time::Duration::from_secs(1);
+    // Audit events of reads are written by a writer with a small pool of its own, on this
+    // runtime, so they can still be flushed after the server's workers have stopped.
+    let audit_pool = db::pool_with(&url, db::PoolSettings::from_config(&state.config, 2))?;
+    state.audit.start(audit_pool.clone());
+    let chain_metrics = rehabit::audit::chain::ChainMetrics::new(&metrics.registry).map_err(|e| e.to_string())?;
+    rehabit::audit::chain::spawn(audit_pool, Some(chain_metrics), state.config.audit_retention_days);
+    let audit = state.audit.clone();
+    let flush_when_stopped = shutdown.clone();
+    shutdown.spawn("audit writer flush", async move {
+        // After the server's last request: write the audit events still queued in memory.
+        flush_when_stopped.reached(Phase::Stopped).await;
+        let flushed = audit.flush().await;
+        tracing::info!(events = flushed, left = audit.waiting(), "audit events flushed");
+    });
     let server =
         actix_web::HttpServer::new(move || rehabit::build_app(state.clone(), metrics.clone(), request_metrics.clone()))
             .bind(&bind)
@@ -245,6 +268,92 @@ async fn stop_on_signal(server: actix_web::dev::ServerHandle, shutdown: Shutdown
             server.stop(false).await;
         }
     }
+}
+
+/// `rehabit audit verify`: checks the audit trail's chains in the database at DATABASE_URL.
+async fn audit(args: &[String]) -> ExitCode {
+    let usage = |message: &str| {
+        eprintln!("rehabit audit: {message}\n{AUDIT_USAGE}");
+        ExitCode::from(2)
+    };
+    match args.first().map(String::as_str) {
+        Some("verify") => {}
+        Some("-h" | "--help") => {
+            println!("{AUDIT_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => return usage(&format!("unknown audit command `{other}`")),
+        None => return usage("say what to do"),
+    }
+    let mut clinic = None;
+    let mut heads = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{AUDIT_USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--clinic" => match rest.next().map(|v| v.parse::<uuid::Uuid>()) {
+                Some(Ok(id)) => clinic = Some(id),
+                _ => return usage("--clinic needs a clinic id (a UUID)"),
+            },
+            "--head" => match rest.next().and_then(|v| parse_head(v)) {
+                Some(head) => heads.push(head),
+                None => return usage("--head needs CLINIC_ID:COUNT:HASH (hash in hex)"),
+            },
+            other => return usage(&format!("unknown argument `{other}`")),
+        }
+    }
+    let checked = async {
+        let config = Config::from_env()?;
+        telemetry::init_stderr(config.log_format);
+        let url = config.database_url.expose().to_string();
+        let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&url)))?;
+        rehabit::audit::chain::verify(&mut conn, clinic, &heads)
+            .await
+            .map_err(|e| format!("verification failed to run: {e}"))
+    };
+    match checked.await {
+        Ok(reports) => {
+            let mut ok = true;
+            for r in &reports {
+                match &r.problem {
+                    None => println!(
+                        "clinic {}: ok, {} entries checked, head #{} {} ({} events not chained yet)",
+                        r.clinic_id,
+                        r.checked,
+                        r.head.0,
+                        hex::encode(&r.head.1),
+                        r.unchained
+                    ),
+                    Some(p) => {
+                        ok = false;
+                        println!("clinic {}: FAILED: {p}", r.clinic_id);
+                    }
+                }
+            }
+            if reports.is_empty() {
+                println!("no audit events to verify");
+            }
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+/// `CLINIC_ID:COUNT:HASH`, as the `audit chain head` log line gives them.
+fn parse_head(s: &str) -> Option<rehabit::audit::chain::Head> {
+    let mut parts = s.split(':');
+    let clinic_id = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    let hash = hex::decode(parts.next()?).ok().filter(|h| h.len() == 32)?;
+    parts
+        .next()
+        .is_none()
+        .then_some(rehabit::audit::chain::Head { clinic_id, seq, hash })
 }
 
 /// Installs or updates the built-in exercises and routines (idempotent).

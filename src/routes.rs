@@ -16,5 +16,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::progress::configure)
         .configure(crate::api_keys::configure)
         .configure(crate::events::configure)
-        .configure(crate::webhooks::configure);
+        .configure(crate::webhooks::configure)
+        .configure(crate::audit::configure)
+        .configure(crate::export::configure)
+        .configure(crate::erasure::configure);
 }

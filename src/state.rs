@@ -21,6 +21,8 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// The process's graceful stop; `/readyz` answers 503 once it has begun.
     pub shutdown: Shutdown,
+    /// Audit events of reads waiting to be written (see `audit::sink`).
+    pub audit: Arc<crate::audit::Sink>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             pool,
             auth_pool,
             rate_limiter,
+            audit: Arc::new(crate::audit::Sink::new()),
             config: Arc::new(config),
             keys,
             shutdown: Shutdown::new(),

@@ -10,6 +10,7 @@ use crate::values::parse_name;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::Utc;
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 /// Every key starts with this, so it is recognisable (and secret scanners can find leaked ones).
@@ -119,21 +120,25 @@ pub async fn create_api_key(
     let prefix: String = key.chars().take(KEY_PREFIX.len() + 4).collect();
     let last_four: String = key.chars().skip(key.chars().count() - 4).collect();
     let mut conn = state.conn().await?;
-    let row = queries::insert(
-        &mut conn,
-        &NewApiKey {
-            id: Uuid::now_v7(),
-            clinic_id: caller.clinic_id,
-            name: &name,
-            scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
-            key_hash: sha256(&key),
-            prefix: &prefix,
-            last_four: &last_four,
-            created_by: Some(created_by),
-            expires_at: body.expires_at,
-        },
-    )
-    .await?;
+    let new = NewApiKey {
+        id: Uuid::now_v7(),
+        clinic_id: caller.clinic_id,
+        name: &name,
+        scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
+        key_hash: sha256(&key),
+        prefix: &prefix,
+        last_four: &last_four,
+        created_by: Some(created_by),
+        expires_at: body.expires_at,
+    };
+    crate::audit::note::resource("api_key", new.id);
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let row = queries::insert(conn, &new).await?;
+            crate::audit::record(conn).await?;
+            Ok(row)
+        })
+        .await?;
     let mut created = CreatedApiKeyResponse {
         api_key: row.into_response(),
         key: None,
@@ -172,10 +177,15 @@ pub async fn delete_api_key(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::ApiKeysWrite)?;
+    let (clinic_id, id) = (caller.clinic_id, *id);
     let mut conn = state.conn().await?;
-    if queries::revoke(&mut conn, caller.clinic_id, *id).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("API key"))
-    }
+    conn.transaction::<_, ApiError, _>(async move |conn| {
+        if !queries::revoke(conn, clinic_id, id).await? {
+            return Err(ApiError::not_found("API key"));
+        }
+        crate::audit::record(conn).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,7 @@
 use crate::assignments::dto::*;
 use crate::assignments::queries::{self, AssignmentChanges, AssignmentRow, ItemRow};
 use crate::assignments::schedule::{DayOfWeek, local_date, occurrence_status};
+use crate::audit::note as audit;
 use crate::auth::{Caller, Permission};
 use crate::clients::queries as client_queries;
 use crate::error::{ApiError, Problem, Validator};
@@ -114,7 +115,7 @@ async fn item_rows(
 
 /// Builds the answers for assignment rows with two more queries (items, pauses), whatever
 /// their number.
-async fn responses(
+pub(crate) async fn responses(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     rows: Vec<AssignmentRow>,
@@ -380,6 +381,7 @@ pub async fn get_assignment(
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
     caller.require_client_access(row.client_id, Permission::AssignmentsRead, "assignment")?;
+    audit::client(row.client_id);
     Ok(answer(HttpResponse::Ok(), &response(&mut conn, row).await?))
 }
 
@@ -446,6 +448,7 @@ pub async fn update_assignment(
             let current = queries::find(conn, clinic_id, id, true)
                 .await?
                 .ok_or_else(|| ApiError::not_found("assignment"))?;
+            audit::client(current.client_id);
             if_match.check(current.version)?;
             if current.status == AssignmentStatus::Cancelled {
                 return Err(ApiError::conflict(

@@ -163,6 +163,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         }
     };
     req.extensions_mut().insert(caller.clone());
+    crate::audit::note::caller(&caller);
     Ok(caller)
 }
 

@@ -210,7 +210,14 @@ async fn password_grant(state: &AppState, req: &HttpRequest, r: TokenRequest) ->
     throttle::check(&mut conn, &keys).await?;
     let user = queries::user_by_email(&mut conn, &email).await?;
     let ok = crate::auth::password::verify(password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+    let known = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| ok) else {
+        if let Some(user_id) = known {
+            // Recorded in every clinic where the login has a membership.
+            let clinics = queries::membership_clinics(&mut conn, user_id).await?;
+            crate::audit::note::acting(crate::audit::Actor::user(user_id, None), clinics);
+            crate::audit::note::action("sign_in_failed");
+        }
         throttle::record_failure(&mut conn, &keys).await?;
         return Err(invalid_grant("The email or password is wrong."));
     };
@@ -232,6 +239,8 @@ async fn password_grant(state: &AppState, req: &HttpRequest, r: TokenRequest) ->
             .with_oauth_error("invalid_request"));
         }
     };
+    crate::audit::note::acting(crate::audit::Actor::user(user.id, Some(role)), vec![clinic_id]);
+    crate::audit::note::action("sign_in");
     let (family, refresh) = queries::start_family(&mut conn, user.id, clinic_id).await?;
     let access = state
         .keys
@@ -269,6 +278,10 @@ async fn refresh_grant(state: &AppState, r: TokenRequest) -> Result<HttpResponse
             let Some(role) = queries::membership_role(conn, found.user_id, found.clinic_id).await? else {
                 return Ok(Err("This login no longer has access to the clinic."));
             };
+            crate::audit::note::acting(
+                crate::audit::Actor::user(found.user_id, Some(role)),
+                vec![found.clinic_id],
+            );
             queries::mark_refresh_used(conn, &hash).await?;
             let refresh = queries::new_refresh_token(conn, found.family_id).await?;
             let access = keys
@@ -278,6 +291,7 @@ async fn refresh_grant(state: &AppState, r: TokenRequest) -> Result<HttpResponse
         })
         .await?;
     let (access, refresh) = outcome.map_err(invalid_grant)?;
+    crate::audit::note::action("refresh_token");
     Ok(token_answer(access, refresh))
 }
 

@@ -62,6 +62,17 @@ pub async fn sign_in_memberships(conn: &mut AsyncPgConnection, user_id: Uuid) ->
         .await
 }
 
+/// Every clinic where a user has a membership (active or not): where a failed sign-in of the
+/// login is audited.
+pub async fn membership_clinics(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .order(memberships::clinic_id)
+        .select(memberships::clinic_id)
+        .load(conn)
+        .await
+}
+
 /// Starts a sign-in: a token family and its first refresh token (returned in clear, once).
 pub async fn start_family(conn: &mut AsyncPgConnection, user_id: Uuid, clinic_id: Uuid) -> QueryResult<(Uuid, String)> {
     let family_id = Uuid::now_v7();

@@ -1,4 +1,5 @@
 use crate::assignments::schedule::local_date;
+use crate::audit::note as audit;
 use crate::auth::{Caller, Permission, Role, queries as auth_queries};
 use crate::clients::dto::*;
 use crate::clients::queries::{self, ClientChanges, ClientRow, ListFilter, NewClient};
@@ -197,6 +198,12 @@ pub async fn list_clients(
     };
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, caller.clinic_id, &filter, after, limit).await?;
+    // A list read names every client it returned.
+    audit::clients(
+        rows.iter()
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|(c, ..)| c.id),
+    );
     let now = Utc::now();
     let items = rows
         .into_iter()
@@ -401,6 +408,8 @@ pub async fn get_client_by_external_id(
     let (row, login) = queries::find_by_external_id(&mut conn, caller.clinic_id, &external_id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("client"))?;
+    audit::resource("client", row.id);
+    audit::client(row.id);
     Ok(answer(HttpResponse::Ok(), &row.into_response(login)))
 }
 
@@ -466,6 +475,8 @@ pub async fn upsert_client(
             crate::db::lock_key(conn, &format!("client:{clinic_id}:{external_id}")).await?;
             match queries::find_by_external_id(conn, clinic_id, &external_id, true).await? {
                 Some((current, login)) => {
+                    audit::resource("client", current.id);
+                    audit::client(current.id);
                     if_match.check(current.version)?;
                     if current.archived_at.is_some() {
                         return Err(ApiError::conflict(format!(
@@ -482,6 +493,7 @@ pub async fn upsert_client(
                     v.check(fields.name.is_some(), "name", "is required to create a client");
                     v.check(fields.timezone.is_some(), "timezone", "is required to create a client");
                     v.finish()?;
+                    audit::success_status(StatusCode::CREATED.as_u16());
                     Ok((StatusCode::CREATED, create(conn, clinic_id, &fields).await?))
                 }
             }

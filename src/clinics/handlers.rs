@@ -95,6 +95,8 @@ pub async fn create_clinic(
             )
             .await?;
             let clinic = ClinicResponse::from(clinic);
+            // The new admin signed the clinic up: the audit event (written by `emit`) says so.
+            crate::audit::note::acting(crate::audit::Actor::user(user_id, Some(Role::Admin)), vec![clinic.id]);
             events::emit(conn, clinic.id, EventType::ClinicCreated, &clinic).await?;
             Ok((clinic, membership.into_practitioner(email.into_string())))
         })

@@ -352,6 +352,71 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (clinic_id, id) {
+        clinic_id -> Uuid,
+        id -> Uuid,
+        occurred_at -> Timestamptz,
+        actor_kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        action -> Text,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Uuid>,
+        client_ids -> Array<Uuid>,
+        request_id -> Nullable<Uuid>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        status -> Int2,
+        txid -> Int8,
+    }
+}
+
+diesel::table! {
+    audit_chain (clinic_id, seq) {
+        clinic_id -> Uuid,
+        seq -> Int8,
+        event_id -> Uuid,
+        hash -> Bytea,
+        chained_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (clinic_id, seq) {
+        clinic_id -> Uuid,
+        seq -> Int8,
+        hash -> Bytea,
+        purged_events -> Int8,
+        purged_before -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_heads (clinic_id, seq) {
+        clinic_id -> Uuid,
+        seq -> Int8,
+        hash -> Bytea,
+        published_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_chainer (id) {
+        id -> Int2,
+        below_txid -> Int8,
+    }
+}
+
+diesel::table! {
+    erased_activity_weekly (clinic_id, week_start) {
+        clinic_id -> Uuid,
+        week_start -> Date,
+        sessions -> Int8,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -395,4 +460,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhooks,
     webhook_deliveries,
     webhook_attempts,
+    audit_events,
+    audit_chain,
+    audit_checkpoints,
+    audit_heads,
+    audit_chainer,
+    erased_activity_weekly,
 );

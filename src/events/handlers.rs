@@ -153,6 +153,11 @@ pub async fn list_events(
         Some((seq, ..)) if i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit => *seq,
         _ => head.unwrap_or(0).max(after),
     };
+    // A page of events reads the data of the clients they are about: the audit trail says whose.
+    crate::audit::note::clients(
+        rows.iter()
+            .filter_map(|(_, _, event_type, _, data)| crate::audit::note::event_client(event_type, data)),
+    );
     let items = rows
         .into_iter()
         .map(|(_, id, event_type, occurred_at, data)| EventResponse {

@@ -7,7 +7,8 @@
 //! every event before `n`, and a poller following `seq` never skips one.
 //!
 //! `emit` also queues a webhook delivery for each enabled endpoint of the clinic subscribed to
-//! the event's type, in the same transaction.
+//! the event's type, and records the audit event of the request making the change
+//! (`audit::record`), in the same transaction.
 
 pub mod dto;
 pub mod handlers;
@@ -32,6 +33,8 @@ text_enum! {
         ClientUpdated => "client.updated",
         ClientArchived => "client.archived",
         ClientRestored => "client.restored",
+        /// The client's personal data was erased: `{client_id, external_id}`; delete your copies.
+        ClientErased => "client.erased",
         ExerciseCreated => "exercise.created",
         ExerciseUpdated => "exercise.updated",
         ExerciseArchived => "exercise.archived",
@@ -58,7 +61,9 @@ impl EventType {
         match self {
             ClinicCreated => None,
             PractitionerCreated | PractitionerUpdated => Some(Permission::PractitionersRead),
-            ClientCreated | ClientUpdated | ClientArchived | ClientRestored => Some(Permission::ClientsRead),
+            ClientCreated | ClientUpdated | ClientArchived | ClientRestored | ClientErased => {
+                Some(Permission::ClientsRead)
+            }
             ExerciseCreated | ExerciseUpdated | ExerciseArchived | ExerciseDeleted => Some(Permission::ExercisesRead),
             RoutineCreated | RoutineUpdated | RoutineDeleted => Some(Permission::RoutinesRead),
             AssignmentCreated | AssignmentUpdated | AssignmentStatusChanged => Some(Permission::AssignmentsRead),
@@ -129,6 +134,9 @@ pub async fn emit<T: Serialize>(
     };
     let payload = serde_json::to_value(&body).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     crate::webhooks::queries::enqueue_event(conn, clinic_id, id, event_type.as_str(), &payload).await?;
+    // The request that made this change is audited in the same transaction (see `audit`).
+    crate::audit::note::event(event_type.as_str(), &body.data);
+    crate::audit::record(conn).await?;
     Ok(id)
 }
 

@@ -153,6 +153,13 @@ pub async fn accept_invitation(
                     .await?;
             }
             let (family, refresh) = auth_queries::start_family(conn, pending.user_id, pending.clinic_id).await?;
+            // Accepting changes a membership and signs in: audited with it.
+            crate::audit::note::acting(
+                crate::audit::Actor::user(pending.user_id, Some(pending.role)),
+                vec![pending.clinic_id],
+            );
+            crate::audit::note::resource("membership", pending.membership_id);
+            crate::audit::record(conn).await?;
             let access = keys
                 .issue(pending.user_id, pending.clinic_id, pending.role, family)
                 .map_err(ApiError::internal)?;

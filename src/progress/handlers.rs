@@ -214,9 +214,23 @@ async fn progress_for(
     let (_, tz) = client_queries::find_with_tz(&mut conn, clinic_id, client_id).await?;
     let today = local_date(Utc::now(), tz);
     let (from, to) = range(q, today)?;
-    let assignments = assignment_queries::overlapping(&mut conn, clinic_id, client_id, from, to).await?;
+    let report = report(&mut conn, clinic_id, client_id, tz, from, to).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The progress report of a client over `[from, to]` (any length: the export covers all time).
+pub async fn report(
+    conn: &mut diesel_async::AsyncPgConnection,
+    clinic_id: Uuid,
+    client_id: Uuid,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ProgressResponse, ApiError> {
+    let today = local_date(Utc::now(), tz);
+    let assignments = assignment_queries::overlapping(conn, clinic_id, client_id, from, to).await?;
     let ids: Vec<Uuid> = assignments.iter().map(|a| a.id).collect();
-    let pauses = assignment_queries::pauses(&mut conn, clinic_id, &ids).await?;
+    let pauses = assignment_queries::pauses(conn, clinic_id, &ids).await?;
     // Monitoring windows count whole windows, so logs are read from the start of the first
     // window that overlaps the range.
     let logs_from = assignments
@@ -226,10 +240,10 @@ async fn progress_for(
         .unwrap_or(from)
         .min(from);
     let logs_to = to.max(today);
-    let logged = logged_per_day(&mut conn, clinic_id, &ids, logs_from, logs_to).await?;
-    let pain = queries::pain(&mut conn, clinic_id, client_id, from, to).await?;
-    let measurements = queries::measurements(&mut conn, clinic_id, client_id, from, to).await?;
-    let report = build_report(
+    let logged = logged_per_day(conn, clinic_id, &ids, logs_from, logs_to).await?;
+    let pain = queries::pain(conn, clinic_id, client_id, from, to).await?;
+    let measurements = queries::measurements(conn, clinic_id, client_id, from, to).await?;
+    Ok(build_report(
         client_id,
         &Inputs {
             tz,
@@ -242,8 +256,7 @@ async fn progress_for(
             pain: &pain,
             measurements: &measurements,
         },
-    );
-    Ok(HttpResponse::Ok().json(report))
+    ))
 }
 
 /// A client's progress

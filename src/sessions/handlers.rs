@@ -1,4 +1,5 @@
 use crate::assignments::queries as assignment_queries;
+use crate::audit::note as audit;
 use crate::auth::extractor::Principal;
 use crate::auth::{Caller, Permission, Role};
 use crate::clients::queries as client_queries;
@@ -226,6 +227,7 @@ async fn loggable(
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
     caller.require_client_access(assignment.client_id, Permission::SessionsWrite, "assignment")?;
+    audit::client(assignment.client_id);
     let (client, _) = client_queries::find(conn, caller.clinic_id, assignment.client_id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("assignment"))?;
@@ -394,6 +396,7 @@ async fn page(
     let mut conn = state.conn().await?;
     let rows = queries::list(&mut conn, clinic_id, &filter, after, limit).await?;
     let page = Page::from_rows(rows, limit, |r| (r.performed_at, r.id), |r| r);
+    audit::clients(page.items.iter().map(|r| r.client_id));
     let items = queries::responses(&mut conn, clinic_id, page.items).await?;
     Ok(HttpResponse::Ok().json(Page {
         items,
@@ -498,10 +501,12 @@ pub async fn list_sessions(
 }
 
 async fn live(conn: &mut AsyncPgConnection, clinic_id: Uuid, id: Uuid, lock: bool) -> Result<SessionRow, ApiError> {
-    queries::find(conn, clinic_id, id, lock)
+    let row = queries::find(conn, clinic_id, id, lock)
         .await?
         .filter(|r| r.deleted_at.is_none())
-        .ok_or_else(|| ApiError::not_found("session"))
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    audit::client(row.client_id);
+    Ok(row)
 }
 
 /// Get a session

@@ -172,20 +172,24 @@ pub async fn create_webhook(
     };
     let secret = new_secret();
     let mut conn = state.conn().await?;
-    let row = queries::insert(
-        &mut conn,
-        &NewWebhook {
-            id: Uuid::now_v7(),
-            clinic_id: caller.clinic_id,
-            url: url.as_str(),
-            description: &description,
-            event_types: event_names(body.events),
-            secret: &secret,
-            created_by_membership: caller.practitioner_id(),
-            created_by_api_key: caller.api_key_id(),
-        },
-    )
-    .await?;
+    let new = NewWebhook {
+        id: Uuid::now_v7(),
+        clinic_id: caller.clinic_id,
+        url: url.as_str(),
+        description: &description,
+        event_types: event_names(body.events),
+        secret: &secret,
+        created_by_membership: caller.practitioner_id(),
+        created_by_api_key: caller.api_key_id(),
+    };
+    crate::audit::note::resource("webhook", new.id);
+    let row = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let row = queries::insert(conn, &new).await?;
+            crate::audit::record(conn).await?;
+            Ok(row)
+        })
+        .await?;
     let mut res = HttpResponse::Created();
     res.insert_header((LOCATION, format!("/v1/webhooks/{}", row.id)));
     with_etag(&mut res, row.version);
@@ -313,7 +317,9 @@ pub async fn update_webhook(
                 changes.disabled_at = Some((changes.enabled == Some(false)).then(Utc::now));
                 changes.failing_since = Some(None);
             }
-            Ok(queries::update(conn, id, &changes).await?)
+            let row = queries::update(conn, id, &changes).await?;
+            crate::audit::record(conn).await?;
+            Ok(row)
         })
         .await?;
     Ok(answer(HttpResponse::Ok(), row.into_response()))
@@ -355,6 +361,7 @@ pub async fn delete_webhook(
             .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
         if_match.check(current.version)?;
         queries::delete(conn, id).await?;
+        crate::audit::record(conn).await?;
         Ok(())
     })
     .await?;
@@ -397,6 +404,7 @@ pub async fn rotate_webhook_secret(
             .await?
             .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
         queries::rotate_secret(conn, id, &rotated, until).await?;
+        crate::audit::record(conn).await?;
         Ok(())
     })
     .await?;

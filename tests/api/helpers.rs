@@ -231,6 +231,7 @@ impl TestApp {
         .expect("config");
         tweak(&mut config);
         let state = AppState::new(config).expect("state");
+        state.audit.start(state.pool.clone());
         let metrics = rehabit::ops::Metrics::new().expect("metrics");
         let request_metrics = rehabit::request_metrics(&metrics).expect("request metrics");
         let svc = test::init_service(rehabit::build_app(state.clone(), metrics, request_metrics)).await;
@@ -282,6 +283,24 @@ impl TestApp {
             .await
             .expect("events");
         rows.into_iter().map(|e| e.ty).collect()
+    }
+
+    /// Every audit event so far (after writing those still waiting in memory), oldest first,
+    /// as JSON rows of `audit_events`.
+    pub async fn audit_events(&self) -> Vec<Value> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            row: String,
+        }
+        self.state.audit.flush().await;
+        let rows: Vec<Row> = diesel::sql_query("SELECT row_to_json(a)::text AS row FROM audit_events a ORDER BY id")
+            .load(&mut self.db().await)
+            .await
+            .expect("audit events");
+        rows.into_iter()
+            .map(|r| serde_json::from_str(&r.row).expect("json"))
+            .collect()
     }
 
     /// Accepts an invitation and returns the access token.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every permission an API key may hold.
-const GRANTABLE: [&str; 15] = [
+const GRANTABLE: [&str; 17] = [
     "practitioners:read",
     "practitioners:write",
     "clients:read",
@@ -26,6 +26,8 @@ const GRANTABLE: [&str; 15] = [
     "events:read",
     "webhooks:read",
     "webhooks:write",
+    "audit:read",
+    "data:export",
 ];
 
 /// Creates an API key and returns the whole answer.
@@ -530,6 +532,12 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
         "create_practitioner_invitation",
         (Method::POST, format!("/v1/practitioners/{p}/invitation"), None),
     );
+    t.insert("list_audit_events", (Method::GET, "/v1/audit-events".into(), None));
+    t.insert(
+        "get_client_access_log",
+        (Method::GET, format!("/v1/clients/{c}/access-log"), None),
+    );
+    t.insert("export_client", (Method::GET, format!("/v1/clients/{c}/export"), None));
     t.insert(
         "upsert_practitioner",
         (
@@ -564,7 +572,10 @@ fn key_operations() -> BTreeMap<String, (String, String)> {
             let key_scopes: Vec<&Value> = security.iter().filter_map(|r| r.get("api_key")).collect();
             match key_scopes.as_slice() {
                 [] => assert!(
-                    bearer.is_empty() || bearer == ["api_keys:write"],
+                    bearer.is_empty()
+                        || bearer.iter().all(|p| p
+                            .parse::<rehabit::auth::Permission>()
+                            .is_ok_and(|p| !p.grantable_to_keys())),
                     "{id} needs {bearer:?} but is not offered to API keys"
                 ),
                 [scopes] => {

@@ -16,3 +16,4 @@ mod people;
 mod progress;
 mod security;
 mod sessions;
+mod stewardship;

@@ -36,7 +36,12 @@ const CLIENT_ONLY_ME: &[&str] = &[
     "list_my_sessions",
     "list_my_assignments",
     "get_my_agenda",
+    "get_my_access_log",
+    "export_my_data",
 ];
+
+/// Operations besides `DELETE`s after which the world is not the same for the next caller.
+const DESTROYING: &[&str] = &["erase_client"];
 
 /// What the permission model says a caller gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +370,7 @@ fn body(op: &str, world: &World) -> Option<Value> {
         // `clinic.created` is read with `events:read` alone.
         "create_webhook" => json!({"url": "https://hooks.example.com/m", "events": ["clinic.created"]}),
         "update_webhook" => json!({"description": "Changed"}),
+        "erase_client" => json!({"confirm": world.ids["clients"]}),
         _ => return None,
     })
 }
@@ -498,8 +504,8 @@ async fn every_operation_answers_every_caller_as_the_permission_model_says() {
     );
 
     // Reads and repeatable writes share one copy of the world (a second create, update or
-    // review by another allowed caller is as valid as the first); a delete gets a fresh copy
-    // for each caller after one that succeeded.
+    // review by another allowed caller is as valid as the first); a delete or an erasure gets a
+    // fresh copy for each caller after one that succeeded.
     let shared = world_app.fork().await;
     let mut wrong = String::new();
     let mut checked = 0;
@@ -507,7 +513,8 @@ async fn every_operation_answers_every_caller_as_the_permission_model_says() {
         let path = fill(&op.template, &world, &op.id).unwrap_or_default();
         let mut fresh: Option<TestApp> = None;
         for caller in &callers {
-            if op.method == Method::DELETE && fresh.is_none() {
+            let destroys = op.method == Method::DELETE || DESTROYING.contains(&op.id.as_str());
+            if destroys && fresh.is_none() {
                 fresh = Some(world_app.fork().await);
             }
             let target = fresh.as_ref().unwrap_or(&shared);
@@ -535,7 +542,7 @@ async fn every_operation_answers_every_caller_as_the_permission_model_says() {
             if let Some(problem) = leaks(op, caller, &res) {
                 let _ = writeln!(wrong, "{} {} as {}: {problem}", op.method, op.template, caller.name);
             }
-            if op.method == Method::DELETE && (200..300).contains(&res.status) {
+            if destroys && (200..300).contains(&res.status) {
                 fresh = None;
             }
         }

@@ -550,6 +550,19 @@ async fn events_and_webhooks_show_only_what_the_caller_may_read() {
         .filter(|t| t.starts_with("client.") || t == "clinic.created")
         .collect();
     assert_eq!(types(&seen), want, "every client event, in order, none of the others");
+    // The audit trail names the clients whose events a page showed.
+    let reads: Vec<Value> = app
+        .audit_events()
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "list_events" && e["status"] == 200)
+        .collect();
+    assert!(
+        reads
+            .iter()
+            .any(|e| e["client_ids"].as_array().is_some_and(|ids| ids.contains(&json!(sam)))),
+        "{reads:?}"
+    );
     let res = app
         .get("/v1/events?types=client.created,session.logged")
         .bearer(&events_clients)
