@@ -4,7 +4,7 @@
 //! next to its `caller.require(Permission::ClientsRead)`), the API-key alternative with that
 //! scope, a sentence naming the permission, and the 429 answer of the API keys' rate limit.
 
-use crate::auth::Permission;
+use crate::auth::{Permission, Role};
 use crate::http::idempotency;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
@@ -199,6 +199,36 @@ fn document_permissions(op: &mut Operation) {
             .responses
             .insert("429".to_string(), rate_limited_response());
     }
+    // 403: the permission, and who holds it. A handler that lists a 403 of its own (a
+    // built-in is read-only, only the logger edits) keeps it, with the permission added.
+    let who = |p: &Permission| match (p.grantable_to_keys(), Role::Practitioner.permissions().contains(*p)) {
+        (false, _) => " (admins; never an API key)",
+        (true, false) => " (admins)",
+        (true, true) => "",
+    };
+    let needs: Vec<String> = perms.iter().map(|p| format!("`{p}`{}", who(p))).collect();
+    let needs = format!("Needs {}", needs.join(" and "));
+    match op.responses.responses.get_mut("403") {
+        Some(RefOr::T(res)) => {
+            if !perms.iter().all(|p| res.description.contains(p.as_str())) {
+                res.description = format!("{}; or {}", res.description, lowercase_first(&needs));
+            }
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            op.responses
+                .responses
+                .insert("403".to_string(), RefOr::T(problem_response(needs)));
+        }
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The answers every operation that takes `Idempotency-Key` can give because of the key:
@@ -447,6 +477,33 @@ fn document_generic_answers(op: &mut Operation) {
     }
     if params.iter().any(|p| p.name == "Idempotency-Key") {
         unreadable.push("a malformed `Idempotency-Key`".into());
+    }
+    if op.request_body.is_some() {
+        let responses = &mut op.responses.responses;
+        responses.insert(
+            "413".to_string(),
+            RefOr::T(problem_response(format!(
+                "The body is larger than {} bytes",
+                crate::http::json::BODY_LIMIT
+            ))),
+        );
+        responses.insert(
+            "415".to_string(),
+            RefOr::T(problem_response(
+                "The body's `Content-Type` is not one this operation reads (see the request body)".to_string(),
+            )),
+        );
+    }
+    if params
+        .iter()
+        .any(|p| p.parameter_in == ParameterIn::Header && p.name == "If-Match")
+    {
+        op.responses.responses.entry("412".to_string()).or_insert_with(|| {
+            RefOr::T(problem_response(
+                "`If-Match` does not name the current version: fetch the resource again and reapply the change"
+                    .to_string(),
+            ))
+        });
     }
     let last = unreadable.pop().unwrap_or_default();
     let listed = if unreadable.is_empty() {

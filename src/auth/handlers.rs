@@ -162,10 +162,7 @@ fn invalid_grant(detail: &str) -> ApiError {
     )),
     responses(
         (status = 200, description = "Tokens for the sign-in", body = TokenResponse),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong credentials or an unusable refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or invalid for the grant", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -309,9 +306,6 @@ async fn refresh_grant(state: &AppState, r: TokenRequest) -> Result<HttpResponse
     )),
     responses(
         (status = 200, description = "Revoked, or not a live token"),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`token` missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(())

@@ -22,11 +22,8 @@ use uuid::Uuid;
     request_body = SignUpRequest,
     responses(
         (status = 201, description = "The clinic and its admin", body = SignUpResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Sign-up is switched off on this server", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A login with this email exists and the password is not its password; or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this email", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

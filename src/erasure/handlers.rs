@@ -61,12 +61,7 @@ struct Erased {
     request_body = EraseClientRequest,
     responses(
         (status = 200, description = "Erased", body = EraseClientResponse),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `data:erase` (admins; never an API key)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`confirm` is not the client's id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["data:erase"]))

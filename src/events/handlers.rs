@@ -112,8 +112,6 @@ async fn read_page(
     params(ListEventsQuery),
     responses(
         (status = 200, description = "The next events, oldest first", body = EventFeedPage),
-        (status = 400, description = "Malformed `after` or `limit`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `events:read`, and for each type asked for in `types`, the permission that reads its resource", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`types` names an unknown event type", body = Problem, content_type = "application/problem+json"),
     ),

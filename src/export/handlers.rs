@@ -87,9 +87,6 @@ async fn export(state: &AppState, clinic_id: Uuid, client_id: Uuid) -> Result<Ht
     params(("id" = Uuid, Path, description = "The client's id")),
     responses(
         (status = 200, description = "The export document, streamed", content_type = "application/json", body = Object),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `data:export`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic (or erased)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["data:export"]))
@@ -112,7 +109,6 @@ pub async fn export_client(
     operation_id = "export_my_data",
     responses(
         (status = 200, description = "The export document, streamed", content_type = "application/json", body = Object),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -50,11 +50,8 @@ struct Pending {
     request_body = AcceptInvitationRequest,
     responses(
         (status = 200, description = "Tokens for the invited clinic", body = crate::auth::handlers::TokenResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The invitation is unknown, used, expired or withdrawn; or the password is not the existing login's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A reset of a login another clinic uses or used (`code`: `login_shared`): the person changes the password with `PATCH /v1/me`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(())

@@ -106,7 +106,6 @@ fn me_answer(me: MeResponse) -> HttpResponse {
     responses(
         (status = 200, description = "The signed-in person", body = MeResponse,
             headers(("ETag" = String, description = "The current version"))),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is an API key, not a person", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -133,12 +132,7 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     responses(
         (status = 200, description = "The updated account", body = MeResponse,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is an API key, not a person", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule, or `current_password` is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong `current_password` guesses (they count against the login's failed sign-ins)", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

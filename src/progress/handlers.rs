@@ -273,8 +273,6 @@ pub async fn report(
     responses(
         (status = 200, description = "The progress report", body = ProgressResponse),
         (status = 422, description = "`to` is before `from`, or the range is longer than 366 days", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:read"]))
@@ -300,7 +298,6 @@ pub async fn get_client_progress(
     responses(
         (status = 200, description = "The progress report", body = ProgressResponse),
         (status = 422, description = "`to` is before `from`, or the range is longer than 366 days", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

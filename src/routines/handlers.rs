@@ -102,9 +102,6 @@ async fn resolve_items(
     params(ListRoutinesQuery),
     responses(
         (status = 200, description = "One page of routines", body = Page<RoutineResponse>),
-        (status = 400, description = "A malformed `limit` or `cursor`, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not read routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`builtin` is neither `true` nor `false`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:read"]))
@@ -151,12 +148,7 @@ pub async fn list_routines(
     responses(
         (status = 201, description = "The new routine", body = RoutineResponse,
             headers(("ETag" = String, description = "Its version"), ("Location" = String, description = "Its URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not change routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key is in use by a request still running", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named, e.g. `items[2].sets`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:write"]))
@@ -205,9 +197,6 @@ pub async fn create_routine(
     responses(
         (status = 200, description = "The routine", body = RoutineResponse,
             headers(("ETag" = String, description = "Its version"))),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not read routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:read"]))
@@ -240,13 +229,8 @@ pub async fn get_routine(
     responses(
         (status = 200, description = "The routine as replaced", body = RoutineResponse,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A built-in, or the caller may not change routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:write"]))
@@ -293,13 +277,8 @@ pub async fn replace_routine(
     responses(
         (status = 200, description = "The updated routine", body = RoutineResponse,
             headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A built-in, or the caller may not change routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (each one is named)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:write"]))
@@ -351,11 +330,8 @@ pub async fn update_routine(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A built-in, or the caller may not change routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:write"]))
 )]
@@ -394,12 +370,8 @@ pub async fn delete_routine(
     responses(
         (status = 201, description = "The copy", body = RoutineResponse,
             headers(("ETag" = String, description = "Its version"), ("Location" = String, description = "Its URL"))),
-        (status = 400, description = "Malformed JSON, or the id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not change routine templates", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The Idempotency-Key is in use by a request still running", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["routines:write"]))

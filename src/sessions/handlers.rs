@@ -261,13 +261,9 @@ async fn loggable(
             headers(("ETag" = String, description = "Its version"))),
         (status = 201, description = "Logged", body = SessionResponse,
             headers(("Location" = String, description = "The log"), ("ETag" = String, description = "Its version"))),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `sessions:write` (or the client's own login)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such assignment visible to the caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another log of this client has this id, the client is archived, or the Idempotency-Key is in use", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (ranges, an entry of another assignment, a time outside the assignment), or the `id` cannot be used: choose another", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:write"]))
@@ -414,8 +410,6 @@ async fn page(
     responses(
         (status = 200, description = "A page of logs", body = Page<SessionResponse>),
         (status = 422, description = "`to` is before `from`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client visible to the caller", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:read"]))
@@ -449,7 +443,6 @@ pub async fn list_client_sessions(
     responses(
         (status = 200, description = "A page of logs", body = Page<SessionResponse>),
         (status = 422, description = "`to` is before `from`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -475,9 +468,6 @@ pub async fn list_my_sessions(
     params(ListClinicSessionsQuery, PageParams),
     responses(
         (status = 200, description = "A page of logs", body = Page<SessionResponse>),
-        (status = 400, description = "Malformed parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:read"]))
 )]
@@ -516,9 +506,6 @@ async fn live(conn: &mut AsyncPgConnection, clinic_id: Uuid, id: Uuid, lock: boo
     params(("id" = Uuid, Path, description = "The log's id")),
     responses(
         (status = 200, description = "The log", body = SessionResponse, headers(("ETag" = String, description = "Its version"))),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs `sessions:read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such log visible to the caller (or it was deleted)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:read"]))
@@ -551,13 +538,8 @@ pub async fn get_session(
     request_body(content = UpdateSessionRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated log", body = SessionResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not whoever logged it, or needs `sessions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such log visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:write"]))
@@ -672,11 +654,8 @@ pub async fn update_session(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The id is not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not whoever logged it, or needs `sessions:write`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such log visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`If-Match` is stale", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:write"]))
 )]
@@ -727,13 +706,9 @@ pub async fn delete_session(
     request_body(content = ReviewSessionRequest, description = "Optional"),
     responses(
         (status = 200, description = "The reviewed log", body = SessionResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs `sessions:write` (staff)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such log in this clinic", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The log is not flagged, or was reviewed already", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The note breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["sessions:write"]))
