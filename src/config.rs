@@ -129,7 +129,7 @@ impl Config {
             None if env == Environment::Production => {
                 return Err("JWT_SECRET is required when REHABIT_ENV=production".into());
             }
-            None => (Secret(crate::auth::random_token(48)), true),
+            None => (Secret(crate::secrets::random_token(48)), true),
         };
         let database_pool_size = match get("DATABASE_POOL_SIZE") {
             None => 10,

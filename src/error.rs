@@ -6,7 +6,7 @@
 use crate::db::outage::Trouble;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
@@ -425,50 +425,4 @@ impl Validator {
             Err(ApiError::validation_errors(self.errors))
         }
     }
-}
-
-/// Maps actix's own extractor rejections into the problem envelope.
-pub fn query_error_handler(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let detail = crate::http::json::describe_data_error(&err.to_string());
-    ApiError::bad_request(format!("Invalid query parameters: {detail}")).into()
-}
-
-pub fn path_error_handler(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("Invalid path parameter: {err}")).into()
-}
-
-pub fn form_error_handler(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
-    if let actix_web::error::UrlencodedError::Payload(e) = &err
-        && let Some(limit) = crate::http::limits::body_timed_out(e, req)
-    {
-        return ApiError::body_timeout(limit).into();
-    }
-    let detail = crate::http::json::describe_data_error(&err.to_string());
-    ApiError::bad_request(format!("Invalid form body: {detail}")).into()
-}
-
-/// Answer for a route nobody serves (actix would otherwise send an empty 404), or 405 with
-/// `Allow` when the path is served with other methods.
-pub async fn not_found_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some(routes) = req.app_data::<actix_web::web::Data<crate::http::methods::KnownRoutes>>()
-        && let Some(allowed) = routes.allowed(req.path())
-    {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            format!(
-                "{} is not served at {}; it answers {allowed}.",
-                req.method(),
-                req.path()
-            ),
-        )
-        .with_header(header::ALLOW, allowed));
-    }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        format!("No route {} {} exists.", req.method(), req.path()),
-    ))
 }

@@ -28,6 +28,7 @@ pub mod practitioners;
 pub mod progress;
 pub mod routes;
 pub mod routines;
+pub mod secrets;
 pub mod sessions;
 pub mod shutdown;
 pub mod state;
@@ -94,9 +95,9 @@ pub fn build_app(
         .app_data(web::Data::new(query_rules))
         .app_data(web::Data::new(audited))
         .app_data(web::Data::new(metrics))
-        .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
-        .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
-        .app_data(web::FormConfig::default().error_handler(error::form_error_handler))
+        .app_data(web::QueryConfig::default().error_handler(http::rejections::query_error_handler))
+        .app_data(web::PathConfig::default().error_handler(http::rejections::path_error_handler))
+        .app_data(web::FormConfig::default().error_handler(http::rejections::form_error_handler))
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
         .route(
             "/docs",
@@ -106,13 +107,13 @@ pub fn build_app(
                     .finish()
             }),
         )
-        .default_service(web::to(error::not_found_route))
+        .default_service(web::to(http::rejections::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
         .wrap(from_fn(http::query::strict_query))
         .wrap(from_fn(audit::middleware))
         .wrap(from_fn(http::limits::middleware))
         .wrap(from_fn(http::reject_nul))
-        .wrap(from_fn(api_keys::rate_limit::headers_middleware))
+        .wrap(from_fn(auth::rate_limit::headers_middleware))
         .wrap(request_metrics)
         .wrap(from_fn(http::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::default())

@@ -1,7 +1,7 @@
 //! What every handler can reach: the pools, the configuration, the token keys, the API keys'
 //! rate limits and the process's stop.
 
-use crate::api_keys::rate_limit::RateLimiter;
+use crate::auth::rate_limit::RateLimiter;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool, PoolSettings, outage};

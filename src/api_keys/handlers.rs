@@ -1,6 +1,9 @@
 use crate::api_keys::dto::*;
 use crate::api_keys::queries::{self, ApiKeyRow, NewApiKey};
-use crate::auth::{Caller, Permission, random_token, sha256};
+use crate::auth::keys::KEY_PREFIX;
+use crate::auth::{Caller, Permission};
+use crate::secrets::sha256;
+use crate::secrets::random_token;
 use crate::error::{ApiError, Problem, Validator};
 use crate::http::idempotency::StoredBody;
 use crate::http::json::Json;
@@ -13,8 +16,6 @@ use chrono::Utc;
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-/// Every key starts with this, so it is recognisable (and secret scanners can find leaked ones).
-pub const KEY_PREFIX: &str = "rhk_";
 /// Random bytes in a key: 256 bits.
 const KEY_RANDOM_BYTES: usize = 32;
 

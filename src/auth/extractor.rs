@@ -6,7 +6,7 @@
 //! in one indexed query too, so a revoked or expired key fails at once; they are rate limited
 //! per key.
 
-use crate::api_keys::handlers::KEY_PREFIX;
+use crate::auth::keys::{self, KEY_PREFIX};
 use crate::auth::tokens::TokenProblem;
 use crate::auth::{Permission, Permissions, Role};
 use crate::error::ApiError;
@@ -174,7 +174,7 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
         return Err(invalid());
     }
     let mut conn = state.auth_conn().await?;
-    let found = crate::api_keys::queries::authenticate(&mut conn, &crate::auth::sha256(key))
+    let found = keys::authenticate(&mut conn, &crate::secrets::sha256(key))
         .await?
         .ok_or_else(invalid)?;
     let decision = state.rate_limiter.check(found.id);
@@ -195,7 +195,7 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
     // last_used_at is informative: refreshing it at most once a minute keeps writes rare.
     let now = Utc::now();
     if found.last_used_at.is_none_or(|t| now - t > Duration::seconds(60)) {
-        crate::api_keys::queries::touch(&mut conn, found.id, now).await?;
+        keys::touch(&mut conn, found.id, now).await?;
     }
     Ok(Caller {
         clinic_id: found.clinic_id,

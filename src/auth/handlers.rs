@@ -253,7 +253,7 @@ async fn refresh_grant(state: &AppState, r: TokenRequest) -> Result<HttpResponse
                 .with_oauth_error("invalid_request"),
         );
     };
-    let hash = crate::auth::sha256(&token);
+    let hash = crate::secrets::sha256(&token);
     let keys = state.keys.clone();
     let mut conn = state.conn().await?;
     // The reuse check and the revocation it triggers must commit even though we answer 401.
@@ -321,7 +321,7 @@ pub async fn revoke_token(
     let mut conn = state.conn().await?;
     if let Some(claims) = state.keys.verify_ignoring_expiry(&request.token) {
         queries::revoke_family(&mut conn, claims.sid).await?;
-    } else if let Some(found) = queries::lock_refresh_token(&mut conn, &crate::auth::sha256(&request.token)).await? {
+    } else if let Some(found) = queries::lock_refresh_token(&mut conn, &crate::secrets::sha256(&request.token)).await? {
         queries::revoke_family(&mut conn, found.family_id).await?;
     }
     Ok(HttpResponse::Ok().finish())

@@ -3,31 +3,16 @@
 
 pub mod extractor;
 pub mod handlers;
+pub mod keys;
 pub mod password;
 pub mod permissions;
 pub mod queries;
+pub mod rate_limit;
 pub mod throttle;
 pub mod tokens;
 
 pub use extractor::Caller;
 pub use permissions::{Permission, Permissions, Role};
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
-/// `bytes` random bytes from the OS, base64url without padding.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // The OS RNG failing is unrecoverable for a service that mints credentials.
-    getrandom::fill(&mut buf).expect("the operating system's random number generator failed");
-    URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// SHA-256 of a secret, the only form in which tokens and keys are stored.
-pub fn sha256(s: &str) -> Vec<u8> {
-    Sha256::digest(s.as_bytes()).to_vec()
-}
 
 /// What `rehabit user reset-password` did.
 #[derive(Debug)]
@@ -51,7 +36,7 @@ pub async fn reset_password(
     let email = crate::values::Email::parse(email).map_err(|e| format!("the email {e}"))?;
     let generated = password.is_none();
     // 18 random bytes: 24 characters, 144 bits.
-    let password = password.unwrap_or_else(|| random_token(18));
+    let password = password.unwrap_or_else(|| crate::secrets::random_token(18));
     password::check_password_rules(&password).map_err(|e| format!("the password {e}"))?;
     let user = queries::user_by_email(conn, email.as_str())
         .await

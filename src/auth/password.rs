@@ -101,7 +101,7 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| {
         let salt = [7u8; 16];
         Argon2::default()
-            .hash_password_with_salt(crate::auth::random_token(24).as_bytes(), &salt)
+            .hash_password_with_salt(crate::secrets::random_token(24).as_bytes(), &salt)
             .map(|h| h.to_string())
             .unwrap_or_default()
     })

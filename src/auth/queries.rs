@@ -89,10 +89,10 @@ pub async fn start_family(conn: &mut AsyncPgConnection, user_id: Uuid, clinic_id
 }
 
 pub async fn new_refresh_token(conn: &mut AsyncPgConnection, family_id: Uuid) -> QueryResult<String> {
-    let token = format!("rht_{}", crate::auth::random_token(32));
+    let token = format!("rht_{}", crate::secrets::random_token(32));
     diesel::insert_into(refresh_tokens::table)
         .values((
-            refresh_tokens::token_hash.eq(crate::auth::sha256(&token)),
+            refresh_tokens::token_hash.eq(crate::secrets::sha256(&token)),
             refresh_tokens::family_id.eq(family_id),
             refresh_tokens::expires_at.eq(Utc::now() + Duration::days(crate::auth::tokens::REFRESH_TOKEN_TTL_DAYS)),
         ))

@@ -9,6 +9,7 @@ pub mod objects_only;
 pub mod pagination;
 pub mod patch;
 pub mod query;
+pub mod rejections;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;

@@ -62,7 +62,7 @@ pub async fn accept_invitation(
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let hash = crate::auth::sha256(body.token.trim());
+    let hash = crate::secrets::sha256(body.token.trim());
     let mut conn = state.conn().await?;
     let invalid = || {
         ApiError::unauthorized(

@@ -77,14 +77,14 @@ pub async fn issue(
     .set(invitations::expires_at.eq(now))
     .execute(conn)
     .await?;
-    let token = format!("rhi_{}", crate::auth::random_token(32));
+    let token = format!("rhi_{}", crate::secrets::random_token(32));
     let expires_at = now + Duration::days(INVITATION_TTL_DAYS);
     diesel::insert_into(invitations::table)
         .values((
             invitations::id.eq(Uuid::now_v7()),
             invitations::clinic_id.eq(clinic_id),
             invitations::membership_id.eq(membership_id),
-            invitations::token_hash.eq(crate::auth::sha256(&token)),
+            invitations::token_hash.eq(crate::secrets::sha256(&token)),
             invitations::expires_at.eq(expires_at),
         ))
         .execute(conn)

@@ -1,4 +1,5 @@
-use crate::auth::{Caller, Permission, random_token};
+use crate::auth::{Caller, Permission};
+use crate::secrets::random_token;
 use crate::error::{ApiError, Problem, Validator};
 use crate::events::EventType;
 use crate::http::etag::{IfMatch, with_etag};
