@@ -22,6 +22,7 @@ pub mod http;
 pub mod invitations;
 pub mod library;
 pub mod me;
+pub mod oauth;
 pub mod openapi;
 pub mod ops;
 pub mod practitioners;

@@ -5,7 +5,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.configure(crate::ops::configure)
         .configure(crate::clinics::configure)
-        .configure(crate::auth::configure)
+        .configure(crate::oauth::configure)
+        .configure(crate::invitations::configure)
         .configure(crate::me::configure)
         .configure(crate::practitioners::configure)
         .configure(crate::clients::configure)

@@ -65,4 +65,3 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) ->
         .execute(conn)
         .await
 }
-

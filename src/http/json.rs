@@ -378,11 +378,18 @@ mod tests {
 
     #[test]
     fn rule_errors_never_repeat_what_was_sent() {
+        crate::text_enum! {
+            /// A closed vocabulary, as the token endpoint's `grant_type`.
+            enum Kind {
+                Password => "password",
+                RefreshToken => "refresh_token",
+            }
+        }
         #[derive(Debug, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         #[expect(dead_code, reason = "only deserialized")]
         struct Req {
-            kind: crate::auth::handlers::GrantType,
+            kind: Kind,
             sets: Option<i32>,
             id: Option<uuid::Uuid>,
         }

@@ -49,7 +49,7 @@ struct Pending {
     operation_id = "accept_invitation",
     request_body = AcceptInvitationRequest,
     responses(
-        (status = 200, description = "Tokens for the invited clinic", body = crate::auth::handlers::TokenResponse),
+        (status = 200, description = "Tokens for the invited clinic", body = crate::oauth::handlers::TokenResponse),
         (status = 401, description = "The invitation is unknown, used, expired or withdrawn; or the password is not the existing login's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A reset of a login another clinic uses or used (`code`: `login_shared`): the person changes the password with `PATCH /v1/me`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password breaks a rule", body = Problem, content_type = "application/problem+json"),
@@ -163,5 +163,5 @@ pub async fn accept_invitation(
             Ok((access, refresh))
         })
         .await?;
-    Ok(crate::auth::handlers::token_answer(access, refresh))
+    Ok(crate::oauth::handlers::token_answer(access, refresh))
 }

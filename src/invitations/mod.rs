@@ -7,6 +7,12 @@
 
 pub mod handlers;
 
+/// `POST /v1/auth/accept-invitation`; the invitations themselves are made by the practitioner
+/// and client endpoints.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::accept_invitation);
+}
+
 use crate::db::schema::{invitations, memberships, users};
 use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};

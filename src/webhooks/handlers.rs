@@ -1,10 +1,10 @@
 use crate::auth::{Caller, Permission};
-use crate::secrets::random_token;
 use crate::error::{ApiError, Problem, Validator};
 use crate::events::EventType;
 use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageParams};
+use crate::secrets::random_token;
 use crate::state::AppState;
 use crate::values::parse_text;
 use crate::webhooks::dto::*;
