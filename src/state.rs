@@ -22,7 +22,7 @@ pub struct AppState {
     /// The process's graceful stop; `/readyz` answers 503 once it has begun.
     pub shutdown: Shutdown,
     /// Audit events of reads waiting to be written (see `audit::sink`).
-    pub audit: Arc<crate::audit::Sink>,
+    pub audit: Arc<crate::audit::sink::Sink>,
 }
 
 impl AppState {
@@ -36,7 +36,7 @@ impl AppState {
             pool,
             auth_pool,
             rate_limiter,
-            audit: Arc::new(crate::audit::Sink::new()),
+            audit: Arc::new(crate::audit::sink::Sink::new()),
             config: Arc::new(config),
             keys,
             shutdown: Shutdown::new(),

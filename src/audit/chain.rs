@@ -11,7 +11,7 @@
 //! published head. [`purge`] removes events past the retention period and leaves a checkpoint
 //! the chain goes on from.
 
-use super::AuditRow;
+use super::sink::AuditRow;
 use crate::db::schema::{audit_chain, audit_chainer, audit_checkpoints, audit_events, audit_heads};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;

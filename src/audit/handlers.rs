@@ -1,8 +1,8 @@
 //! `GET /v1/audit-events`, `GET /v1/clients/{id}/access-log` and `GET /v1/me/access-log`.
 
-use super::AuditRow;
 use super::dto::*;
 use super::queries::{self, Filter};
+use super::sink::AuditRow;
 use crate::auth::{Caller, Permission, Role};
 use crate::clients::queries as client_queries;
 use crate::error::{ApiError, Problem, Validator};

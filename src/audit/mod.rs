@@ -24,9 +24,8 @@ pub mod routes;
 pub mod sink;
 
 pub use note::{Actor, Note};
-pub use sink::Sink;
+pub use sink::{AuditRow, Sink};
 
-use crate::auth::Caller;
 use crate::db::schema::audit_events;
 use crate::state::AppState;
 use actix_web::HttpMessage;
@@ -36,32 +35,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::middleware::Next;
 use actix_web::web;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::cell::RefCell;
 use std::rc::Rc;
 use uuid::Uuid;
-
-/// One row of `audit_events`.
-#[derive(Debug, Clone, Insertable, Queryable, QueryableByName, Selectable)]
-#[diesel(table_name = audit_events)]
-pub struct AuditRow {
-    pub clinic_id: Uuid,
-    pub id: Uuid,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_kind: String,
-    pub actor_id: Option<Uuid>,
-    pub actor_role: Option<String>,
-    pub action: String,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<Uuid>,
-    pub client_ids: Vec<Uuid>,
-    pub request_id: Option<Uuid>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub status: i16,
-}
 
 /// The rows a note amounts to with this status (one per clinic; none without an actor).
 fn rows(n: &Note, status: u16) -> Vec<AuditRow> {
@@ -98,6 +77,7 @@ pub async fn record(conn: &mut AsyncPgConnection) -> QueryResult<()> {
         if n.written || !(n.audited || n.acting.is_some()) {
             return Vec::new();
         }
+        n.resolve_caller();
         let rows = rows(n, n.success_status);
         n.written = !rows.is_empty();
         rows
@@ -160,9 +140,7 @@ pub async fn middleware(
     let res = note::scope(n.clone(), next.call(req)).await?;
     let status = res.status();
     let mut n = n.take();
-    if n.caller.is_none() {
-        n.caller = res.request().extensions().get::<Caller>().cloned();
-    }
+    n.resolve_caller();
     // A request refused before its handler ran (a body that does not parse) never met the
     // `Caller` extractor: who sent it is still worth knowing. Bad credentials (401) stay
     // anonymous, and cost nothing more.
@@ -172,6 +150,7 @@ pub async fn middleware(
         && crate::auth::extractor::has_credential(res.request())
     {
         n.caller = crate::auth::extractor::authenticate(res.request()).await.ok();
+        n.resolve_caller();
     }
     // Refusals are audited on every route; sign-ins where their handler names the actor.
     let audited = n.audited || n.acting.is_some() || status.as_u16() == 403;

@@ -2,8 +2,8 @@
 //!
 //! The audit middleware opens a note for every request to a documented route and keeps it in a
 //! task-local for as long as the handler runs, so the pieces that learn a fact can add it
-//! without the note travelling through every handler's signature: the `Caller` extractor adds
-//! the actor, [`crate::events::emit`] adds the resource and client of each change it records,
+//! without the note travelling through every handler's signature: the actor is the `Caller` the
+//! extractor left in the request, [`crate::events::emit`] adds the resource and client of each change it records,
 //! and a handler adds what only it knows (the client behind an assignment, the clients a list
 //! returned). Outside a request every function here does nothing.
 
@@ -73,7 +73,7 @@ pub struct Note {
     /// Where the resource came from: 0 the path, 1 an event, 2 the handler (higher wins).
     pub resource_rank: u8,
     pub client_ids: Vec<Uuid>,
-    /// The authenticated caller; its clinic is where the event goes.
+    /// The authenticated caller, once known; its clinic is where the event goes.
     pub caller: Option<Caller>,
     /// For requests without a caller (sign-in, sign-up, accepting an invitation): who acted
     /// and in which clinics the event goes.
@@ -83,6 +83,20 @@ pub struct Note {
 }
 
 impl Note {
+    /// Takes the caller the `Caller` extractor authenticated in this request, if the note has
+    /// none yet; on a `/v1/me/...` route the client is then the caller's own record.
+    pub fn resolve_caller(&mut self) {
+        if self.caller.is_none() {
+            self.caller = crate::auth::extractor::seen_caller();
+        }
+        if self.own_record
+            && let Some(own) = self.caller.as_ref().and_then(Caller::own_client_id)
+        {
+            self.add_client(own);
+            self.set_resource("client", own, 0);
+        }
+    }
+
     pub fn set_resource(&mut self, kind: &str, id: Uuid, rank: u8) {
         if self.resource.is_none() || rank > self.resource_rank {
             self.resource = Some((kind.to_string(), id));
@@ -105,9 +119,12 @@ impl Note {
     }
 }
 
-/// Runs `fut` (the rest of the request) with `note` as the request's note.
+/// Runs `fut` (the rest of the request) with `note` as the request's note, and with the
+/// authenticated caller remembered for it.
 pub async fn scope<F: std::future::Future>(note: Rc<RefCell<Note>>, fut: F) -> F::Output {
-    CURRENT.scope(note, fut).await
+    CURRENT
+        .scope(note, crate::auth::extractor::remembering_caller(fut))
+        .await
 }
 
 /// Applies `f` to the request's note, if there is one.
@@ -145,19 +162,6 @@ pub fn action(name: &str) {
 /// written even where the route is not otherwise audited (sign-ins).
 pub fn acting(actor: Actor, clinics: Vec<Uuid>) {
     with(|n| n.acting = Some((actor, clinics)));
-}
-
-/// The caller, once authenticated (called by the `Caller` extractor).
-pub fn caller(c: &Caller) {
-    with(|n| {
-        if n.own_record
-            && let Some(own) = c.own_client_id()
-        {
-            n.add_client(own);
-            n.set_resource("client", own, 0);
-        }
-        n.caller = Some(c.clone());
-    });
 }
 
 /// The client an event is about, if any (`client.*`: its `id`; others: their `client_id`).

@@ -1,6 +1,6 @@
 //! Reading the audit trail.
 
-use super::AuditRow;
+use super::sink::AuditRow;
 use crate::auth::Role;
 use crate::db::schema::{api_keys, audit_events, memberships};
 use chrono::{DateTime, Utc};

@@ -4,13 +4,35 @@
 //! shutdown. Events that could not be written are counted in
 //! `rehabit_audit_events_unwritten_total`, which must stay 0.
 
-use super::AuditRow;
 use crate::db::DbPool;
 use crate::db::schema::audit_events;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use prometheus::IntCounter;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+use uuid::Uuid;
+
+/// One row of `audit_events`.
+#[derive(Debug, Clone, Insertable, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    pub clinic_id: Uuid,
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_kind: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    pub client_ids: Vec<Uuid>,
+    pub request_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub status: i16,
+}
 
 /// How long an event may wait in memory.
 pub const MAX_DELAY: Duration = Duration::from_millis(1000);

@@ -120,6 +120,22 @@ impl Caller {
     }
 }
 
+tokio::task_local! {
+    /// The caller authenticated in the current request, for whoever opened the scope.
+    static SEEN: std::cell::RefCell<Option<Caller>>;
+}
+
+/// Runs `fut` (the rest of a request) remembering the caller it authenticates, so that a piece
+/// above authentication (the audit trail) can name it without the extractor knowing of it.
+pub async fn remembering_caller<F: std::future::Future>(fut: F) -> F::Output {
+    SEEN.scope(std::cell::RefCell::new(None), fut).await
+}
+
+/// The caller authenticated so far in this request (inside [`remembering_caller`]).
+pub fn seen_caller() -> Option<Caller> {
+    SEEN.try_with(|seen| seen.borrow().clone()).ok().flatten()
+}
+
 /// The bearer credential of a request, if any.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
@@ -163,7 +179,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         }
     };
     req.extensions_mut().insert(caller.clone());
-    crate::audit::note::caller(&caller);
+    let _ = SEEN.try_with(|seen| *seen.borrow_mut() = Some(caller.clone()));
     Ok(caller)
 }
 
