@@ -303,13 +303,13 @@ pub struct ListSessionsQuery {
 
 impl ListSessionsQuery {
     /// The filter of one client's logs; 422 when `to` is before `from`.
-    pub fn filter(&self, client_id: Uuid) -> Result<crate::sessions::queries::ListFilter, crate::error::ApiError> {
+    pub fn filter(&self, client_id: Uuid) -> Result<ListFilter, crate::error::ApiError> {
         if let (Some(from), Some(to)) = (self.from, self.to)
             && to < from
         {
             return Err(crate::error::ApiError::validation("to", "must not be before `from`"));
         }
-        Ok(crate::sessions::queries::ListFilter {
+        Ok(ListFilter {
             client_id: Some(client_id),
             assignment_id: self.assignment_id,
             from: self.from,
@@ -318,6 +318,17 @@ impl ListSessionsQuery {
             reviewed: None,
         })
     }
+}
+
+/// What a list of logs holds: one client's (with their filters) or the clinic's flags.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub client_id: Option<Uuid>,
+    pub assignment_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub flagged: Option<bool>,
+    pub reviewed: Option<bool>,
 }
 
 /// Filters of the clinic's logs.

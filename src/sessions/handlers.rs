@@ -10,7 +10,7 @@ use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{Page, PageParams};
 use crate::sessions::dto::*;
-use crate::sessions::queries::{self, Key, ListFilter, SessionChanges, SessionRow};
+use crate::sessions::queries::{self, Key, SessionChanges, SessionRow};
 use crate::state::AppState;
 use crate::values::parse_text;
 use actix_web::http::header::LOCATION;

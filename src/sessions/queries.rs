@@ -4,7 +4,7 @@
 use crate::db::schema::{session_entries, session_logs, session_measurements};
 use crate::error::ApiError;
 use crate::sessions::dto::{
-    EntryBody, EntrySide, LoggedByRole, MeasurementBody, MeasurementKind, MeasurementSide, ReviewResponse,
+    EntryBody, EntrySide, ListFilter, LoggedByRole, MeasurementBody, MeasurementKind, MeasurementSide, ReviewResponse,
     SessionResponse,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -227,15 +227,6 @@ pub async fn find_any(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Opt
 
 /// The newest-first sort key of a log, which cursors carry.
 pub type Key = (DateTime<Utc>, Uuid);
-
-pub struct ListFilter {
-    pub client_id: Option<Uuid>,
-    pub assignment_id: Option<Uuid>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub flagged: Option<bool>,
-    pub reviewed: Option<bool>,
-}
 
 /// A page of the clinic's live logs, newest first.
 pub async fn list(
