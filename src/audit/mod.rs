@@ -140,6 +140,10 @@ pub async fn middleware(
     let res = note::scope(n.clone(), next.call(req)).await?;
     let status = res.status();
     let mut n = n.take();
+    // After the handler, the caller the extractor found is in the request itself.
+    if n.caller.is_none() {
+        n.caller = res.request().extensions().get::<crate::auth::Caller>().cloned();
+    }
     n.resolve_caller();
     // A request refused before its handler ran (a body that does not parse) never met the
     // `Caller` extractor: who sent it is still worth knowing. Bad credentials (401) stay

@@ -274,7 +274,7 @@ diesel::table! {
         webhook_id -> Uuid,
         event_id -> Uuid,
         event_type -> Text,
-        payload -> Jsonb,
+        payload -> Nullable<Jsonb>,
         state -> Text,
         attempts -> Int4,
         next_attempt_at -> Nullable<Timestamptz>,

@@ -78,7 +78,7 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
          SET payload = jsonb_build_object('id', payload -> 'id', 'type', payload -> 'type',
                                           'occurred_at', payload -> 'occurred_at',
                                           'data', (SELECT {SCRUBBED_DATA} FROM (SELECT payload -> 'data' AS data) d))
-         WHERE clinic_id = $1 AND event_id = ANY($2)"
+         WHERE clinic_id = $1 AND event_id = ANY($2) AND payload IS NOT NULL"
     ))
     .bind::<SqlUuid, _>(clinic_id)
     .bind::<diesel::sql_types::Array<SqlUuid>, _>(&events)

@@ -6,9 +6,10 @@
 //! the same clinic wait for it. So a reader that sees event `n` has already been able to see
 //! every event before `n`, and a poller following `seq` never skips one.
 //!
-//! `emit` also queues a webhook delivery for each enabled endpoint of the clinic subscribed to
-//! the event's type, and records the audit event of the request making the change
-//! (`audit::record`), in the same transaction.
+//! `emit` also records the audit event of the request making the change (`audit::record`) in
+//! the same transaction. Webhooks follow the outbox on their own: a database trigger on
+//! `events` queues a delivery for each subscribed endpoint in the event's transaction (the
+//! webhooks migration `outbox_fan_out`), so the outbox knows nothing of them.
 
 pub mod dto;
 pub mod handlers;
@@ -17,7 +18,6 @@ use crate::auth::{Permission, Permissions};
 use crate::db::schema::{event_counters, events};
 use crate::error::ApiError;
 use crate::text_enum;
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -113,7 +113,7 @@ pub async fn emit<T: Serialize>(
         .get_result(conn)
         .await?;
     let id = Uuid::now_v7();
-    let occurred_at: DateTime<Utc> = diesel::insert_into(events::table)
+    diesel::insert_into(events::table)
         .values((
             events::clinic_id.eq(clinic_id),
             events::seq.eq(seq),
@@ -121,21 +121,10 @@ pub async fn emit<T: Serialize>(
             events::event_type.eq(event_type.as_str()),
             events::data.eq(&data),
         ))
-        .returning(events::occurred_at)
-        .get_result(conn)
+        .execute(conn)
         .await?;
-    // Webhook deliveries are queued in the same transaction: they exist exactly when the event
-    // does, and carry the body the feed shows.
-    let body = dto::EventResponse {
-        id,
-        event_type: event_type.as_str().to_string(),
-        occurred_at,
-        data,
-    };
-    let payload = serde_json::to_value(&body).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    crate::webhooks::queries::enqueue_event(conn, clinic_id, id, event_type.as_str(), &payload).await?;
     // The request that made this change is audited in the same transaction (see `audit`).
-    crate::audit::note::event(event_type.as_str(), &body.data);
+    crate::audit::note::event(event_type.as_str(), &data);
     crate::audit::record(conn).await?;
     Ok(id)
 }

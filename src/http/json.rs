@@ -393,6 +393,7 @@ mod tests {
             sets: Option<i32>,
             id: Option<uuid::Uuid>,
         }
+        assert_eq!(Kind::ALL.len(), 2);
         for body in [
             r#"{"kind": "secret-hunter2"}"#,
             r#"{"kind": "password", "sets": "secret-hunter2"}"#,

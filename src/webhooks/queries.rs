@@ -63,7 +63,8 @@ pub struct DeliveryRow {
     pub webhook_id: Uuid,
     pub event_id: Uuid,
     pub event_type: String,
-    pub payload: serde_json::Value,
+    /// A ping's body; `None` for an event, whose body is built from the outbox when sent.
+    pub payload: Option<serde_json::Value>,
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -81,7 +82,7 @@ pub struct NewDelivery<'a> {
     pub webhook_id: Uuid,
     pub event_id: Uuid,
     pub event_type: &'a str,
-    pub payload: &'a serde_json::Value,
+    pub payload: Option<&'a serde_json::Value>,
     pub next_attempt_at: DateTime<Utc>,
     pub redelivery_of: Option<Uuid>,
 }
@@ -94,45 +95,6 @@ pub struct AttemptRow {
     pub status_code: Option<i32>,
     pub duration_ms: i32,
     pub error: Option<String>,
-}
-
-/// Queues `payload` for every enabled endpoint of the clinic subscribed to `event_type`, in the
-/// caller's transaction (so a delivery exists exactly when its event does).
-pub async fn enqueue_event(
-    conn: &mut AsyncPgConnection,
-    clinic_id: Uuid,
-    event_id: Uuid,
-    event_type: &str,
-    payload: &serde_json::Value,
-) -> QueryResult<usize> {
-    let targets: Vec<Uuid> = webhooks::table
-        .filter(webhooks::clinic_id.eq(clinic_id))
-        .filter(webhooks::enabled.eq(true))
-        .filter(webhooks::event_types.contains(vec![event_type]))
-        .select(webhooks::id)
-        .load(conn)
-        .await?;
-    if targets.is_empty() {
-        return Ok(0);
-    }
-    let now = Utc::now();
-    let rows: Vec<NewDelivery<'_>> = targets
-        .into_iter()
-        .map(|webhook_id| NewDelivery {
-            id: Uuid::now_v7(),
-            clinic_id,
-            webhook_id,
-            event_id,
-            event_type,
-            payload,
-            next_attempt_at: now,
-            redelivery_of: None,
-        })
-        .collect();
-    diesel::insert_into(webhook_deliveries::table)
-        .values(&rows)
-        .execute(conn)
-        .await
 }
 
 pub async fn insert_delivery(conn: &mut AsyncPgConnection, new: &NewDelivery<'_>) -> QueryResult<DeliveryRow> {

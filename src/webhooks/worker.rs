@@ -74,8 +74,15 @@ struct Claimed {
     webhook_id: Uuid,
     #[diesel(sql_type = SqlUuid)]
     event_id: Uuid,
-    #[diesel(sql_type = Jsonb)]
-    payload: serde_json::Value,
+    /// A ping's body; for an event, its parts come from the outbox below.
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    payload: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    event_type: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    occurred_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    data: Option<serde_json::Value>,
     #[diesel(sql_type = Int4)]
     attempts: i32,
     #[diesel(sql_type = Timestamptz)]
@@ -119,7 +126,30 @@ SET next_attempt_at = $6
 FROM picked, webhooks w
 WHERE d.id = picked.id AND w.id = d.webhook_id
 RETURNING d.id, d.clinic_id, d.webhook_id, d.event_id, d.payload, d.attempts, d.created_at,
-          w.url, w.secret, w.previous_secret, w.previous_secret_expires_at";
+          w.url, w.secret, w.previous_secret, w.previous_secret_expires_at,
+          (SELECT e.type FROM events e WHERE e.id = d.event_id) AS event_type,
+          (SELECT e.occurred_at FROM events e WHERE e.id = d.event_id) AS occurred_at,
+          (SELECT e.data FROM events e WHERE e.id = d.event_id) AS data";
+
+impl Claimed {
+    /// What is sent: a ping's stored body, or the event as the feed shows it now (scrubbed, if
+    /// its client was erased since).
+    fn body(&self) -> Vec<u8> {
+        let sent = match (&self.payload, &self.event_type, self.occurred_at, &self.data) {
+            (Some(payload), ..) => serde_json::to_vec(payload),
+            (None, Some(event_type), Some(occurred_at), Some(data)) => {
+                serde_json::to_vec(&crate::events::dto::EventResponse {
+                    id: self.event_id,
+                    event_type: event_type.clone(),
+                    occurred_at,
+                    data: data.clone(),
+                })
+            }
+            _ => serde_json::to_vec(&serde_json::json!({"id": self.event_id})),
+        };
+        sent.unwrap_or_default()
+    }
+}
 
 /// What one attempt came to.
 #[derive(Debug)]
@@ -316,7 +346,7 @@ impl Worker {
     async fn process(&self, d: Claimed) {
         let attempted_at = self.now();
         let timestamp = attempted_at.timestamp();
-        let body = serde_json::to_vec(&d.payload).unwrap_or_default();
+        let body = d.body();
         let mut secrets = vec![d.secret.as_str()];
         if let (Some(previous), Some(until)) = (d.previous_secret.as_deref(), d.previous_secret_expires_at)
             && until > attempted_at
