@@ -86,15 +86,13 @@ pub fn build_app(
         .configure(routes::configure)
         .split_for_parts();
     let doc = openapi::finish(doc);
-    let routes = http::methods::KnownRoutes::from_openapi(&doc);
+    let routes = http::routes::Routes::from_openapi(&doc);
     let query_rules = http::query::QueryRules::from_openapi(&doc);
-    let audited = audit::routes::AuditRoutes::from_openapi(&doc);
     // Registered once per registry; the other workers of the server find it there.
     let _ = metrics.registry.register(Box::new(state.audit.unwritten.clone()));
     app.app_data(web::Data::new(state))
         .app_data(web::Data::new(routes))
         .app_data(web::Data::new(query_rules))
-        .app_data(web::Data::new(audited))
         .app_data(web::Data::new(metrics))
         .app_data(web::QueryConfig::default().error_handler(http::rejections::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(http::rejections::path_error_handler))

@@ -102,7 +102,7 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let route = req
-        .app_data::<web::Data<routes::AuditRoutes>>()
+        .app_data::<web::Data<crate::http::routes::Routes>>()
         .and_then(|routes| routes.find(req.method(), req.path()).cloned());
     let Some(route) = route else {
         // Not a documented operation (a 404 or 405 of the default service, the docs' assets).
@@ -110,7 +110,7 @@ pub async fn middleware(
     };
     let mut n = Note {
         action: route.operation_id.clone(),
-        audited: route.audited,
+        audited: routes::is_audited(&route.operation_id),
         success_status: route.success_status,
         own_record: route.is_me(),
         origin: note::Origin {

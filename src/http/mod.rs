@@ -4,12 +4,12 @@ pub mod etag;
 pub mod idempotency;
 pub mod json;
 pub mod limits;
-pub mod methods;
 pub mod objects_only;
 pub mod pagination;
 pub mod patch;
 pub mod query;
 pub mod rejections;
+pub mod routes;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;

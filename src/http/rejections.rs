@@ -29,7 +29,7 @@ pub fn form_error_handler(err: actix_web::error::UrlencodedError, req: &HttpRequ
 /// Answer for a route nobody serves (actix would otherwise send an empty 404), or 405 with
 /// `Allow` when the path is served with other methods.
 pub async fn not_found_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some(routes) = req.app_data::<actix_web::web::Data<super::methods::KnownRoutes>>()
+    if let Some(routes) = req.app_data::<actix_web::web::Data<super::routes::Routes>>()
         && let Some(allowed) = routes.allowed(req.path())
     {
         return Err(ApiError::new(

@@ -61,7 +61,7 @@ pub struct CreatorResponse {
 }
 
 fn nullable_creator() -> utoipa::openapi::Schema {
-    crate::sessions::dto::nullable("CreatorResponse", "Who registered the endpoint; `null` when unknown.")
+    crate::values::openapi::nullable_ref::<CreatorResponse>("Who registered the endpoint; `null` when unknown.")
 }
 
 /// A new endpoint, with its signing secret: shown in this answer only.
