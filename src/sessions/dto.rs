@@ -1,7 +1,10 @@
+use crate::error::{ApiError, Validator};
 use crate::http::patch::Patch;
 use crate::text_enum;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use crate::values::parse_text;
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -363,4 +366,240 @@ fn nullable_review() -> utoipa::openapi::Schema {
         "ReviewResponse",
         "The review that closed the flag; `null` while it is open or for an unflagged log.",
     )
+}
+
+// ---- Validation: a request that leaves here obeys every rule a log can check on its own.
+
+const NOTES: usize = 2000;
+const ENTRY_NOTES: usize = 1000;
+
+/// The content of a log after validation: what a replay is compared by. Shared with the demo
+/// generator, whose logs must compare equal to a client's replay of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Content {
+    pub performed_at: DateTime<Utc>,
+    pub duration_seconds: Option<i32>,
+    pub pain_before: Option<i16>,
+    pub pain_after: Option<i16>,
+    pub effort: Option<i16>,
+    pub notes: Option<String>,
+    pub entries: Vec<EntryBody>,
+    pub measurements: Vec<MeasurementBody>,
+}
+
+impl Content {
+    /// SHA-256 of the content in canonical form: instants in UTC, so the same instant written
+    /// with another offset is the same log.
+    pub fn hash(&self, assignment_id: Uuid) -> Vec<u8> {
+        let canonical = serde_json::json!({
+            "assignment_id": assignment_id,
+            "performed_at": self.performed_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "duration_seconds": self.duration_seconds,
+            "pain_before": self.pain_before,
+            "pain_after": self.pain_after,
+            "effort": self.effort,
+            "notes": self.notes,
+            "entries": self.entries,
+            "measurements": self.measurements,
+        });
+        Sha256::digest(canonical.to_string().as_bytes()).to_vec()
+    }
+}
+
+fn check_score(v: &mut Validator, field: &str, value: Option<i16>) {
+    if let Some(n) = value {
+        v.check((0..=10).contains(&n), field, "must be between 0 and 10");
+    }
+}
+
+fn check_notes(v: &mut Validator, field: &str, raw: Option<String>, max: usize) -> Option<String> {
+    raw.filter(|n| !n.trim().is_empty())
+        .and_then(|n| v.parse(field, parse_text(&n, max)))
+}
+
+fn check_entries(v: &mut Validator, entries: Vec<EntryBody>) -> Vec<EntryBody> {
+    if entries.len() > 200 {
+        v.add("entries", "must have at most 200 entries");
+        return Vec::new();
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            let f = |name: &str| format!("entries[{i}].{name}");
+            let mut range = |name: &str, value: Option<i32>, max: i32| {
+                if let Some(n) = value {
+                    v.check((0..=max).contains(&n), f(name), format!("must be between 0 and {max}"));
+                }
+            };
+            range("sets_done", e.sets_done, 100);
+            range("reps_done", e.reps_done, 1000);
+            range("hold_seconds", e.hold_seconds, 7200);
+            check_score(v, &f("pain"), e.pain);
+            e.notes = check_notes(v, &f("notes"), e.notes.take(), ENTRY_NOTES);
+            e
+        })
+        .collect()
+}
+
+fn check_measurements(v: &mut Validator, measurements: &[MeasurementBody]) {
+    v.check(
+        measurements.len() <= 100,
+        "measurements",
+        "must have at most 100 measurements",
+    );
+    for (i, m) in measurements.iter().enumerate() {
+        let spec = m.kind.spec();
+        let field = |name: &str| format!("measurements[{i}].{name}");
+        v.check(
+            m.value.is_finite() && (spec.min..=spec.max).contains(&m.value),
+            field("value"),
+            format!(
+                "must be between {} and {} {} for {}",
+                spec.min, spec.max, spec.unit, m.kind
+            ),
+        );
+        let side_ok = if spec.sided {
+            m.side != MeasurementSide::None
+        } else {
+            m.side == MeasurementSide::None
+        };
+        v.check(
+            side_ok,
+            field("side"),
+            if spec.sided {
+                format!("must be `left` or `right` for {}", m.kind)
+            } else {
+                format!("must be `none` for {}", m.kind)
+            },
+        );
+    }
+}
+
+/// A new log as the request gave it, every rule checked but those that need the assignment.
+#[derive(Debug)]
+pub struct NewLog {
+    /// The app's id for the log, if it sent one.
+    pub id: Option<Uuid>,
+    pub content: Content,
+}
+
+impl CreateSessionRequest {
+    /// Checks every rule of a log that does not need its assignment (422 naming each field).
+    pub fn validate(self) -> Result<NewLog, ApiError> {
+        let mut v = Validator::new();
+        check_score(&mut v, "pain_before", self.pain_before);
+        check_score(&mut v, "pain_after", self.pain_after);
+        check_score(&mut v, "effort", self.effort);
+        check_duration(&mut v, self.duration_seconds);
+        let notes = check_notes(&mut v, "notes", self.notes, NOTES);
+        let entries = check_entries(&mut v, self.entries);
+        check_measurements(&mut v, &self.measurements);
+        v.finish()?;
+        Ok(NewLog {
+            id: self.id,
+            content: Content {
+                // PostgreSQL keeps microseconds: the first answer must say what a replay reads.
+                performed_at: self.performed_at.with_timezone(&Utc).trunc_subsecs(6),
+                duration_seconds: self.duration_seconds,
+                pain_before: self.pain_before,
+                pain_after: self.pain_after,
+                effort: self.effort,
+                notes,
+                entries,
+                measurements: self.measurements,
+            },
+        })
+    }
+}
+
+/// Changes to a log, every rule checked but those that need the assignment; `None` keeps a
+/// field as it is.
+#[derive(Debug, Default)]
+pub struct LogChanges {
+    pub performed_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<Option<i32>>,
+    pub pain_before: Option<Option<i16>>,
+    pub pain_after: Option<Option<i16>>,
+    pub effort: Option<Option<i16>>,
+    pub notes: Option<Option<String>>,
+    pub entries: Option<Vec<EntryBody>>,
+    pub measurements: Option<Vec<MeasurementBody>>,
+}
+
+impl LogChanges {
+    /// The log's content once these changes apply to `before`.
+    pub fn applied_to(&self, before: &SessionResponse) -> Content {
+        Content {
+            performed_at: self.performed_at.unwrap_or(before.performed_at),
+            duration_seconds: self.duration_seconds.unwrap_or(before.duration_seconds),
+            pain_before: self.pain_before.unwrap_or(before.pain_before),
+            pain_after: self.pain_after.unwrap_or(before.pain_after),
+            effort: self.effort.unwrap_or(before.effort),
+            notes: self.notes.clone().unwrap_or_else(|| before.notes.clone()),
+            entries: self.entries.clone().unwrap_or_else(|| before.entries.clone()),
+            measurements: self.measurements.clone().unwrap_or_else(|| before.measurements.clone()),
+        }
+    }
+}
+
+impl UpdateSessionRequest {
+    /// Checks every rule of the changes that does not need the log's assignment.
+    pub fn validate(self) -> Result<LogChanges, ApiError> {
+        let mut v = Validator::new();
+        let performed_at = self
+            .performed_at
+            .required("performed_at", &mut v)
+            .map(|t| t.with_timezone(&Utc).trunc_subsecs(6));
+        let duration_seconds = self.duration_seconds.into_change();
+        check_duration(&mut v, duration_seconds.flatten());
+        let (pain_before, pain_after, effort) = (
+            self.pain_before.into_change(),
+            self.pain_after.into_change(),
+            self.effort.into_change(),
+        );
+        check_score(&mut v, "pain_before", pain_before.flatten());
+        check_score(&mut v, "pain_after", pain_after.flatten());
+        check_score(&mut v, "effort", effort.flatten());
+        let notes = self.notes.into_change().map(|n| check_notes(&mut v, "notes", n, NOTES));
+        let entries = self
+            .entries
+            .required("entries", &mut v)
+            .map(|e| check_entries(&mut v, e));
+        let measurements = self.measurements.required("measurements", &mut v);
+        if let Some(m) = &measurements {
+            check_measurements(&mut v, m);
+        }
+        v.finish()?;
+        Ok(LogChanges {
+            performed_at,
+            duration_seconds,
+            pain_before,
+            pain_after,
+            effort,
+            notes,
+            entries,
+            measurements,
+        })
+    }
+}
+
+impl ReviewSessionRequest {
+    /// The review's note, checked.
+    pub fn validate(self) -> Result<Option<String>, ApiError> {
+        let mut v = Validator::new();
+        let note = check_notes(&mut v, "note", self.note, NOTES);
+        v.finish()?;
+        Ok(note)
+    }
+}
+
+fn check_duration(v: &mut Validator, seconds: Option<i32>) {
+    if let Some(d) = seconds {
+        v.check(
+            (0..=86_400).contains(&d),
+            "duration_seconds",
+            "must be between 0 and 86400",
+        );
+    }
 }

@@ -10,130 +10,22 @@ use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{Page, PageParams};
 use crate::sessions::dto::*;
-use crate::sessions::queries::{self, Key, SessionChanges, SessionRow};
+use crate::sessions::queries::{self, Key, Logger, SessionChanges, SessionRow};
 use crate::state::AppState;
-use crate::values::parse_text;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, HttpResponseBuilder, delete, get, patch, post, web};
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, SubsecRound, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// How far in the future `performed_at` may be (clocks drift).
 const FUTURE_SLACK_MINUTES: i64 = 5;
-const NOTES: usize = 2000;
-const ENTRY_NOTES: usize = 1000;
 
 fn answer(mut res: HttpResponseBuilder, s: &SessionResponse) -> HttpResponse {
     with_etag(&mut res, s.version);
     res.json(s)
-}
-
-/// The content of a log after validation: what a replay is compared by. Shared with the demo
-/// generator, whose logs must compare equal to a client's replay of them.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Content {
-    pub(crate) performed_at: DateTime<Utc>,
-    pub(crate) duration_seconds: Option<i32>,
-    pub(crate) pain_before: Option<i16>,
-    pub(crate) pain_after: Option<i16>,
-    pub(crate) effort: Option<i16>,
-    pub(crate) notes: Option<String>,
-    pub(crate) entries: Vec<EntryBody>,
-    pub(crate) measurements: Vec<MeasurementBody>,
-}
-
-impl Content {
-    /// SHA-256 of the content in canonical form: instants in UTC, so the same instant written
-    /// with another offset is the same log.
-    pub(crate) fn hash(&self, assignment_id: Uuid) -> Vec<u8> {
-        let canonical = serde_json::json!({
-            "assignment_id": assignment_id,
-            "performed_at": self.performed_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "duration_seconds": self.duration_seconds,
-            "pain_before": self.pain_before,
-            "pain_after": self.pain_after,
-            "effort": self.effort,
-            "notes": self.notes,
-            "entries": self.entries,
-            "measurements": self.measurements,
-        });
-        Sha256::digest(canonical.to_string().as_bytes()).to_vec()
-    }
-}
-
-fn check_score(v: &mut Validator, field: &str, value: Option<i16>) {
-    if let Some(n) = value {
-        v.check((0..=10).contains(&n), field, "must be between 0 and 10");
-    }
-}
-
-fn check_notes(v: &mut Validator, field: &str, raw: Option<String>, max: usize) -> Option<String> {
-    raw.filter(|n| !n.trim().is_empty())
-        .and_then(|n| v.parse(field, parse_text(&n, max)))
-}
-
-fn check_entries(v: &mut Validator, entries: Vec<EntryBody>) -> Vec<EntryBody> {
-    if entries.len() > 200 {
-        v.add("entries", "must have at most 200 entries");
-        return Vec::new();
-    }
-    entries
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut e)| {
-            let f = |name: &str| format!("entries[{i}].{name}");
-            let mut range = |name: &str, value: Option<i32>, max: i32| {
-                if let Some(n) = value {
-                    v.check((0..=max).contains(&n), f(name), format!("must be between 0 and {max}"));
-                }
-            };
-            range("sets_done", e.sets_done, 100);
-            range("reps_done", e.reps_done, 1000);
-            range("hold_seconds", e.hold_seconds, 7200);
-            check_score(v, &f("pain"), e.pain);
-            e.notes = check_notes(v, &f("notes"), e.notes.take(), ENTRY_NOTES);
-            e
-        })
-        .collect()
-}
-
-fn check_measurements(v: &mut Validator, measurements: &[MeasurementBody]) {
-    v.check(
-        measurements.len() <= 100,
-        "measurements",
-        "must have at most 100 measurements",
-    );
-    for (i, m) in measurements.iter().enumerate() {
-        let spec = m.kind.spec();
-        let field = |name: &str| format!("measurements[{i}].{name}");
-        v.check(
-            m.value.is_finite() && (spec.min..=spec.max).contains(&m.value),
-            field("value"),
-            format!(
-                "must be between {} and {} {} for {}",
-                spec.min, spec.max, spec.unit, m.kind
-            ),
-        );
-        let side_ok = if spec.sided {
-            m.side != MeasurementSide::None
-        } else {
-            m.side == MeasurementSide::None
-        };
-        v.check(
-            side_ok,
-            field("side"),
-            if spec.sided {
-                format!("must be `left` or `right` for {}", m.kind)
-            } else {
-                format!("must be `none` for {}", m.kind)
-            },
-        );
-    }
 }
 
 /// The first instant of a local date in `tz`.
@@ -185,12 +77,13 @@ async fn check_items_belong(
 }
 
 /// Who is logging, as the log records it.
-fn logger(caller: &Caller) -> (LoggedByRole, Option<Uuid>) {
-    match &caller.principal {
+fn logger(caller: &Caller) -> Logger {
+    let (role, by) = match &caller.principal {
         Principal::Member(m) if m.role == Role::Client => (LoggedByRole::Client, Some(m.membership_id)),
         Principal::Member(m) => (LoggedByRole::Practitioner, Some(m.membership_id)),
         Principal::ApiKey { .. } => (LoggedByRole::Integration, None),
-    }
+    };
+    Logger { role, by }
 }
 
 fn may_read(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
@@ -200,8 +93,8 @@ fn may_read(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
 /// Changing a log: whoever logged it (an integration's logs: any key with `sessions:write`).
 fn may_change(caller: &Caller, row: &SessionRow) -> Result<(), ApiError> {
     caller.require_client_access(row.client_id, Permission::SessionsWrite, "session")?;
-    let (role, by) = logger(caller);
-    if role == row.logged_by_role && by == row.logged_by {
+    let me = logger(caller);
+    if me.role == row.logged_by_role && me.by == row.logged_by {
         Ok(())
     } else {
         Err(ApiError::forbidden("Only whoever logged a session may change it."))
@@ -240,6 +133,59 @@ async fn loggable(
     Ok((assignment, tz))
 }
 
+/// The rules a log's content must keep with its assignment: its time, and items of its own.
+async fn check_against_assignment(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    assignment: &assignment_queries::AssignmentRow,
+    tz: Tz,
+    content: &Content,
+) -> Result<(), ApiError> {
+    let mut v = Validator::new();
+    check_performed_at(&mut v, content.performed_at, assignment.start_date, tz);
+    v.finish()?;
+    check_items_belong(conn, clinic_id, assignment.id, &content.entries).await
+}
+
+/// Writes a new log once: `(true, log)` when it is new; for an id that exists, `(false, log)`
+/// for a retry of the same content, else the answer that id deserves. An id held by a log the
+/// caller has no business knowing about answers exactly as any other unusable id, so an id
+/// reveals nothing of other clients or clinics.
+async fn log_once(
+    conn: &mut AsyncPgConnection,
+    row: SessionRow,
+    content: &Content,
+) -> Result<(bool, SessionResponse), ApiError> {
+    let clinic_id = row.clinic_id;
+    if !queries::insert_if_new(conn, &row).await? {
+        let existing = queries::find_any(conn, row.id)
+            .await?
+            .filter(|e| e.clinic_id == clinic_id && e.client_id == row.client_id);
+        return match existing {
+            Some(e) if e.content_hash == row.content_hash && e.deleted_at.is_none() => {
+                Ok((false, queries::response(conn, e).await?))
+            }
+            Some(e) if e.deleted_at.is_some() => Err(ApiError::conflict(
+                "A log with this id was deleted; it is not logged again.",
+            )),
+            Some(_) => Err(ApiError::conflict(
+                "A different log already has this id: a retry must send the same content, a new log needs a new id.",
+            )),
+            None => Err(unusable_id()),
+        };
+    }
+    let entry_rows = queries::entry_rows(clinic_id, row.id, &content.entries);
+    let measurement_rows = queries::measurement_rows(clinic_id, row.id, row.client_id, &content.measurements);
+    queries::replace_details(conn, clinic_id, row.id, Some(&entry_rows), Some(&measurement_rows)).await?;
+    let flagged = row.flagged;
+    let session = queries::response(conn, row).await?;
+    events::emit(conn, clinic_id, EventType::SessionLogged, &session).await?;
+    if flagged {
+        events::emit(conn, clinic_id, EventType::SessionFlagged, &session).await?;
+    }
+    Ok((true, session))
+}
+
 /// Log a session
 ///
 /// Records one performance of an assignment: by the client, or by a practitioner on the
@@ -275,102 +221,20 @@ pub async fn create_session(
     id: web::Path<Uuid>,
     body: Json<CreateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    check_score(&mut v, "pain_before", body.pain_before);
-    check_score(&mut v, "pain_after", body.pain_after);
-    check_score(&mut v, "effort", body.effort);
-    if let Some(d) = body.duration_seconds {
-        v.check(
-            (0..=86_400).contains(&d),
-            "duration_seconds",
-            "must be between 0 and 86400",
-        );
-    }
-    let notes = check_notes(&mut v, "notes", body.notes, NOTES);
-    let entries = check_entries(&mut v, body.entries);
-    check_measurements(&mut v, &body.measurements);
-    v.finish()?;
-    // PostgreSQL keeps microseconds: the first answer must say what a replay will read back.
-    let content = Content {
-        performed_at: body.performed_at.with_timezone(&Utc).trunc_subsecs(6),
-        duration_seconds: body.duration_seconds,
-        pain_before: body.pain_before,
-        pain_after: body.pain_after,
-        effort: body.effort,
-        notes,
-        entries,
-        measurements: body.measurements,
-    };
-
+    let log = body.into_inner().validate()?;
     let mut conn = state.conn().await?;
     let (assignment, tz) = loggable(&mut conn, &caller, *id).await?;
-    let mut v = Validator::new();
-    check_performed_at(&mut v, content.performed_at, assignment.start_date, tz);
-    v.finish()?;
-    check_items_belong(&mut conn, caller.clinic_id, assignment.id, &content.entries).await?;
-
-    let (role, by) = logger(&caller);
-    let clinic_id = caller.clinic_id;
-    let hash = content.hash(assignment.id);
-    let now = Utc::now().trunc_subsecs(6);
-    let row = SessionRow {
-        id: body.id.unwrap_or_else(Uuid::now_v7),
-        clinic_id,
-        client_id: assignment.client_id,
-        assignment_id: assignment.id,
-        performed_at: content.performed_at,
-        local_date: content.performed_at.with_timezone(&tz).date_naive(),
-        duration_seconds: content.duration_seconds,
-        pain_before: content.pain_before,
-        pain_after: content.pain_after,
-        effort: content.effort,
-        notes: content.notes.clone(),
-        logged_by: by,
-        logged_by_role: role,
-        flagged: queries::is_flagged(content.pain_before, content.pain_after),
-        reviewed_at: None,
-        reviewed_by: None,
-        review_note: None,
-        content_hash: hash.clone(),
-        deleted_at: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    check_against_assignment(&mut conn, caller.clinic_id, &assignment, tz, &log.content).await?;
+    let row = SessionRow::new(
+        log.id.unwrap_or_else(Uuid::now_v7),
+        caller.clinic_id,
+        (assignment.id, assignment.client_id),
+        tz,
+        &log.content,
+        logger(&caller),
+    );
     let (created, session) = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            if !queries::insert_if_new(conn, &row).await? {
-                // The id exists: a retry of this client's log, another of their logs, or a log
-                // the caller has no business knowing about. The last answers exactly as any
-                // other unusable id, so an id reveals nothing of other clients or clinics.
-                let existing = queries::find_any(conn, row.id)
-                    .await?
-                    .filter(|e| e.clinic_id == clinic_id && e.client_id == row.client_id);
-                return match existing {
-                    Some(e) if e.content_hash == hash && e.deleted_at.is_none() => {
-                        Ok((false, queries::response(conn, e).await?))
-                    }
-                    Some(e) if e.deleted_at.is_some() => {
-                        Err(ApiError::conflict("A log with this id was deleted; it is not logged again."))
-                    }
-                    Some(_) => Err(ApiError::conflict(
-                        "A different log already has this id: a retry must send the same content, a new log needs a new id.",
-                    )),
-                    None => Err(unusable_id()),
-                };
-            }
-            let entry_rows = queries::entry_rows(clinic_id, row.id, &content.entries);
-            let measurement_rows = queries::measurement_rows(clinic_id, row.id, row.client_id, &content.measurements);
-            queries::replace_details(conn, clinic_id, row.id, Some(&entry_rows), Some(&measurement_rows)).await?;
-            let flagged = row.flagged;
-            let session = queries::response(conn, row).await?;
-            events::emit(conn, clinic_id, EventType::SessionLogged, &session).await?;
-            if flagged {
-                events::emit(conn, clinic_id, EventType::SessionFlagged, &session).await?;
-            }
-            Ok((true, session))
-        })
+        .transaction::<_, ApiError, _>(async move |conn| log_once(conn, row, &log.content).await)
         .await?;
     if created {
         let mut res = HttpResponse::Created();
@@ -552,37 +416,7 @@ pub async fn update_session(
     if_match: IfMatch,
     body: Json<UpdateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let performed_at = body
-        .performed_at
-        .required("performed_at", &mut v)
-        .map(|t| t.with_timezone(&Utc).trunc_subsecs(6));
-    let duration = body.duration_seconds.into_change();
-    if let Some(Some(d)) = duration {
-        v.check(
-            (0..=86_400).contains(&d),
-            "duration_seconds",
-            "must be between 0 and 86400",
-        );
-    }
-    let pain_before = body.pain_before.into_change();
-    let pain_after = body.pain_after.into_change();
-    let effort = body.effort.into_change();
-    check_score(&mut v, "pain_before", pain_before.flatten());
-    check_score(&mut v, "pain_after", pain_after.flatten());
-    check_score(&mut v, "effort", effort.flatten());
-    let notes = body.notes.into_change().map(|n| check_notes(&mut v, "notes", n, NOTES));
-    let entries = body
-        .entries
-        .required("entries", &mut v)
-        .map(|e| check_entries(&mut v, e));
-    let measurements = body.measurements.required("measurements", &mut v);
-    if let Some(m) = &measurements {
-        check_measurements(&mut v, m);
-    }
-    v.finish()?;
-
+    let changes = body.into_inner().validate()?;
     let (clinic_id, id) = (caller.clinic_id, *id);
     let mut conn = state.conn().await?;
     let session = conn
@@ -591,47 +425,17 @@ pub async fn update_session(
             may_change(&caller, &current)?;
             if_match.check(current.version)?;
             let (assignment, tz) = loggable(conn, &caller, current.assignment_id).await?;
-            if let Some(at) = performed_at {
-                let mut v = Validator::new();
-                check_performed_at(&mut v, at, assignment.start_date, tz);
-                v.finish()?;
-            }
-            if let Some(e) = &entries {
-                check_items_belong(conn, clinic_id, assignment.id, e).await?;
-            }
-            let before = queries::response(conn, current.clone()).await?;
-            let content = Content {
-                performed_at: performed_at.unwrap_or(before.performed_at),
-                duration_seconds: duration.unwrap_or(before.duration_seconds),
-                pain_before: pain_before.unwrap_or(before.pain_before),
-                pain_after: pain_after.unwrap_or(before.pain_after),
-                effort: effort.unwrap_or(before.effort),
-                notes: notes.clone().unwrap_or(before.notes.clone()),
-                entries: entries.clone().unwrap_or(before.entries.clone()),
-                measurements: measurements.clone().unwrap_or(before.measurements.clone()),
-            };
-            let flagged = queries::is_flagged(content.pain_before, content.pain_after);
-            let changes = SessionChanges {
-                performed_at: Some(content.performed_at),
-                local_date: Some(content.performed_at.with_timezone(&tz).date_naive()),
-                duration_seconds: Some(content.duration_seconds),
-                pain_before: Some(content.pain_before),
-                pain_after: Some(content.pain_after),
-                effort: Some(content.effort),
-                notes: Some(content.notes.clone()),
-                flagged: Some(flagged),
-                content_hash: Some(content.hash(assignment.id)),
-                ..Default::default()
-            };
-            let row = queries::update(conn, id, &changes).await?;
-            let entry_rows = entries.as_ref().map(|e| queries::entry_rows(clinic_id, id, e));
-            let measurement_rows = measurements
-                .as_ref()
-                .map(|m| queries::measurement_rows(clinic_id, id, row.client_id, m));
+            let was_flagged = current.flagged;
+            let content = changes.applied_to(&queries::response(conn, current).await?);
+            check_against_assignment(conn, clinic_id, &assignment, tz, &content).await?;
+            let row = queries::update(conn, id, &SessionChanges::content(&content, assignment.id, tz)).await?;
+            let entry_rows = changes.entries.as_ref().map(|e| queries::entry_rows(clinic_id, id, e));
+            let measurement_rows =
+                (changes.measurements.as_ref()).map(|m| queries::measurement_rows(clinic_id, id, row.client_id, m));
             queries::replace_details(conn, clinic_id, id, entry_rows.as_deref(), measurement_rows.as_deref()).await?;
             let session = queries::response(conn, row).await?;
             events::emit(conn, clinic_id, EventType::SessionUpdated, &session).await?;
-            if flagged && !current.flagged {
+            if session.flagged && !was_flagged {
                 events::emit(conn, clinic_id, EventType::SessionFlagged, &session).await?;
             }
             Ok(session)
@@ -724,9 +528,7 @@ pub async fn review_session(
         return Err(ApiError::forbidden("Flags are reviewed by practitioners."));
     }
     caller.require(Permission::SessionsWrite)?;
-    let mut v = Validator::new();
-    let note = check_notes(&mut v, "note", body.0.unwrap_or_default().note, NOTES);
-    v.finish()?;
+    let note = body.0.unwrap_or_default().validate()?;
     let (clinic_id, id, reviewer) = (caller.clinic_id, *id, caller.practitioner_id());
     let mut conn = state.conn().await?;
     let session = conn

@@ -4,10 +4,11 @@
 use crate::db::schema::{session_entries, session_logs, session_measurements};
 use crate::error::ApiError;
 use crate::sessions::dto::{
-    EntryBody, EntrySide, ListFilter, LoggedByRole, MeasurementBody, MeasurementKind, MeasurementSide, ReviewResponse,
-    SessionResponse,
+    Content, EntryBody, EntrySide, ListFilter, LoggedByRole, MeasurementBody, MeasurementKind, MeasurementSide,
+    ReviewResponse, SessionResponse,
 };
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::collections::HashMap;
@@ -38,6 +39,47 @@ pub struct SessionRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who a log was logged by, as it records them.
+#[derive(Debug, Clone, Copy)]
+pub struct Logger {
+    pub role: LoggedByRole,
+    /// The membership (`None` for an integration).
+    pub by: Option<Uuid>,
+}
+
+impl SessionRow {
+    /// A new log of `assignment` (with `client_id`) from `content`, counted on its local date
+    /// in the client's timezone `tz`; `id` is the app's when it sent one.
+    pub fn new(id: Uuid, clinic_id: Uuid, assignment: (Uuid, Uuid), tz: Tz, content: &Content, logger: Logger) -> Self {
+        let (assignment_id, client_id) = assignment;
+        let now = Utc::now().trunc_subsecs(6);
+        SessionRow {
+            id,
+            clinic_id,
+            client_id,
+            assignment_id,
+            performed_at: content.performed_at,
+            local_date: content.performed_at.with_timezone(&tz).date_naive(),
+            duration_seconds: content.duration_seconds,
+            pain_before: content.pain_before,
+            pain_after: content.pain_after,
+            effort: content.effort,
+            notes: content.notes.clone(),
+            logged_by: logger.by,
+            logged_by_role: logger.role,
+            flagged: is_flagged(content.pain_before, content.pain_after),
+            reviewed_at: None,
+            reviewed_by: None,
+            review_note: None,
+            content_hash: content.hash(assignment_id),
+            deleted_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -383,6 +425,25 @@ pub struct SessionChanges {
     pub reviewed_at: Option<Option<DateTime<Utc>>>,
     pub reviewed_by: Option<Option<Uuid>>,
     pub review_note: Option<Option<String>>,
+}
+
+impl SessionChanges {
+    /// The columns of a log whose content (of `assignment_id`, in timezone `tz`) is now
+    /// `content`.
+    pub fn content(content: &Content, assignment_id: Uuid, tz: Tz) -> Self {
+        SessionChanges {
+            performed_at: Some(content.performed_at),
+            local_date: Some(content.performed_at.with_timezone(&tz).date_naive()),
+            duration_seconds: Some(content.duration_seconds),
+            pain_before: Some(content.pain_before),
+            pain_after: Some(content.pain_after),
+            effort: Some(content.effort),
+            notes: Some(content.notes.clone()),
+            flagged: Some(is_flagged(content.pain_before, content.pain_after)),
+            content_hash: Some(content.hash(assignment_id)),
+            ..Default::default()
+        }
+    }
 }
 
 pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &SessionChanges) -> QueryResult<SessionRow> {
