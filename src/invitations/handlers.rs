@@ -6,7 +6,7 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -62,17 +62,37 @@ pub async fn accept_invitation(
     body: Json<AcceptInvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let hash = crate::secrets::sha256(body.token.trim());
     let mut conn = state.conn().await?;
-    let invalid = || {
-        ApiError::unauthorized(
-            "The invitation is unknown, already used, expired or withdrawn; ask the clinic for a new one.",
-        )
-        .with_oauth_error("invalid_grant")
-    };
-    let pending: Pending = invitations::table
+    let pending = find_pending(&mut conn, &crate::secrets::sha256(body.token.trim()))
+        .await?
+        .filter(Pending::usable)
+        .ok_or_else(invalid)?;
+    let new_hash = password_to_set(&mut conn, &pending, body.password).await?;
+    let keys = state.keys.clone();
+    let (access, refresh) = conn
+        .transaction::<_, ApiError, _>(async move |conn| accept(conn, &keys, &pending, new_hash.as_deref()).await)
+        .await?;
+    Ok(crate::oauth::handlers::token_answer(access, refresh))
+}
+
+fn invalid() -> ApiError {
+    ApiError::unauthorized(
+        "The invitation is unknown, already used, expired or withdrawn; ask the clinic for a new one.",
+    )
+    .with_oauth_error("invalid_grant")
+}
+
+impl Pending {
+    /// Unused, unexpired, and for a membership that is still active.
+    fn usable(&self) -> bool {
+        self.used_at.is_none() && self.expires_at > Utc::now() && self.active
+    }
+}
+
+async fn find_pending(conn: &mut AsyncPgConnection, token_hash: &[u8]) -> QueryResult<Option<Pending>> {
+    invitations::table
         .inner_join(memberships::table.inner_join(users::table))
-        .filter(invitations::token_hash.eq(&hash))
+        .filter(invitations::token_hash.eq(token_hash))
         .select((
             invitations::id,
             invitations::expires_at,
@@ -85,83 +105,87 @@ pub async fn accept_invitation(
             users::id,
             users::password_hash,
         ))
-        .first(&mut conn)
+        .first(conn)
         .await
-        .optional()?
-        .ok_or_else(invalid)?;
-    if pending.used_at.is_some() || pending.expires_at <= Utc::now() || !pending.active {
-        return Err(invalid());
-    }
+        .optional()
+}
 
-    // A pending membership of an existing login: the person proves it is theirs.
-    // Otherwise the invitation sets the password (a new login, or a reset).
+/// The password hash an acceptance sets: none when the person joins with a login they already
+/// have (they prove it with its password); otherwise a hash of the new password (a new login,
+/// or a reset of a login only this clinic has ever used).
+async fn password_to_set(
+    conn: &mut AsyncPgConnection,
+    pending: &Pending,
+    password: String,
+) -> Result<Option<String>, ApiError> {
     let joining_existing_login = pending.password_hash.is_some() && pending.accepted_at.is_none();
-    let new_hash = if joining_existing_login {
-        if !password::verify(body.password.clone(), pending.password_hash.clone()).await? {
+    if joining_existing_login {
+        if !password::verify(password, pending.password_hash.clone()).await? {
             return Err(
                 ApiError::unauthorized("This email already has a login: accept with that login's password.")
                     .with_oauth_error("invalid_grant"),
             );
         }
-        None
-    } else {
-        let mut v = Validator::new();
-        v.parse("password", password::check_password_rules(&body.password));
-        v.finish()?;
-        // A reset from one clinic must not take over a login another clinic uses or used
-        // (the invitation may predate the second clinic).
-        if pending.password_hash.is_some()
-            && crate::invitations::login_is_shared(&mut conn, pending.user_id, pending.clinic_id).await?
-        {
-            return Err(ApiError::login_shared());
-        }
-        Some(password::hash(body.password).await?)
-    };
+        return Ok(None);
+    }
+    let mut v = Validator::new();
+    v.parse("password", password::check_password_rules(&password));
+    v.finish()?;
+    // A reset from one clinic must not take over a login another clinic uses or used (the
+    // invitation may predate the second clinic).
+    if pending.password_hash.is_some()
+        && crate::invitations::login_is_shared(conn, pending.user_id, pending.clinic_id).await?
+    {
+        return Err(ApiError::login_shared());
+    }
+    Ok(Some(password::hash(password).await?))
+}
 
-    let keys = state.keys.clone();
-    let (access, refresh) = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            // Claim the invitation first: of two concurrent accepts, only one updates the row.
-            let claimed = diesel::update(
-                invitations::table
-                    .find(pending.invitation_id)
-                    .filter(invitations::used_at.is_null()),
-            )
-            .set(invitations::used_at.eq(Utc::now()))
+/// Uses the invitation (once, whoever races), sets the password, accepts the membership and
+/// starts a sign-in: `(access token, refresh token)`.
+async fn accept(
+    conn: &mut AsyncPgConnection,
+    keys: &crate::auth::tokens::TokenKeys,
+    pending: &Pending,
+    new_hash: Option<&str>,
+) -> Result<(String, String), ApiError> {
+    let claimed = diesel::update(
+        invitations::table
+            .find(pending.invitation_id)
+            .filter(invitations::used_at.is_null()),
+    )
+    .set(invitations::used_at.eq(Utc::now()))
+    .execute(conn)
+    .await?;
+    if claimed == 0 {
+        return Err(invalid());
+    }
+    if let Some(hash) = new_hash {
+        auth_queries::set_password(conn, pending.user_id, hash).await?;
+        if pending.password_hash.is_some() {
+            auth_queries::revoke_all_families(conn, pending.user_id).await?;
+        }
+    }
+    if pending.accepted_at.is_none() {
+        diesel::update(memberships::table.find(pending.membership_id))
+            .set((
+                memberships::accepted_at.eq(Utc::now()),
+                memberships::version.eq(memberships::version + 1),
+                memberships::updated_at.eq(Utc::now()),
+            ))
             .execute(conn)
             .await?;
-            if claimed == 0 {
-                return Err(invalid());
-            }
-            if let Some(hash) = &new_hash {
-                auth_queries::set_password(conn, pending.user_id, hash).await?;
-                if pending.password_hash.is_some() {
-                    auth_queries::revoke_all_families(conn, pending.user_id).await?;
-                }
-            }
-            if pending.accepted_at.is_none() {
-                diesel::update(memberships::table.find(pending.membership_id))
-                    .set((
-                        memberships::accepted_at.eq(Utc::now()),
-                        memberships::version.eq(memberships::version + 1),
-                        memberships::updated_at.eq(Utc::now()),
-                    ))
-                    .execute(conn)
-                    .await?;
-            }
-            let (family, refresh) = auth_queries::start_family(conn, pending.user_id, pending.clinic_id).await?;
-            // Accepting changes a membership and signs in: audited with it.
-            crate::audit::note::acting(
-                crate::audit::Actor::user(pending.user_id, Some(pending.role)),
-                vec![pending.clinic_id],
-            );
-            crate::audit::note::resource("membership", pending.membership_id);
-            crate::audit::record(conn).await?;
-            let access = keys
-                .issue(pending.user_id, pending.clinic_id, pending.role, family)
-                .map_err(ApiError::internal)?;
-            Ok((access, refresh))
-        })
-        .await?;
-    Ok(crate::oauth::handlers::token_answer(access, refresh))
+    }
+    let (family, refresh) = auth_queries::start_family(conn, pending.user_id, pending.clinic_id).await?;
+    // Accepting changes a membership and signs in: audited with it.
+    crate::audit::note::acting(
+        crate::audit::Actor::user(pending.user_id, Some(pending.role)),
+        vec![pending.clinic_id],
+    );
+    crate::audit::note::resource("membership", pending.membership_id);
+    crate::audit::record(conn).await?;
+    let access = keys
+        .issue(pending.user_id, pending.clinic_id, pending.role, family)
+        .map_err(ApiError::internal)?;
+    Ok((access, refresh))
 }

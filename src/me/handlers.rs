@@ -1,3 +1,4 @@
+use crate::auth::extractor::Member;
 use crate::auth::{Caller, Role, password, queries as auth_queries, throttle};
 use crate::clients::queries::{self as client_queries, ClientChanges};
 use crate::clinics::dto::ClinicRef;
@@ -57,6 +58,105 @@ pub struct UpdateMeRequest {
     #[serde(default)]
     #[schema(value_type = String)]
     pub current_password: Patch<String>,
+}
+
+/// Changes to one's own account, every rule checked.
+struct MeChanges {
+    name: Option<String>,
+    /// A new password with the current one that must authorise it.
+    password: Option<(String, String)>,
+}
+
+impl UpdateMeRequest {
+    fn validate(self) -> Result<MeChanges, ApiError> {
+        let mut v = Validator::new();
+        let name = self
+            .name
+            .required("name", &mut v)
+            .and_then(|n| v.parse("name", parse_name(&n)));
+        let new_password = self.password.required("password", &mut v);
+        let current_password = self.current_password.required("current_password", &mut v);
+        if let Some(p) = &new_password {
+            v.parse("password", password::check_password_rules(p));
+            v.check(
+                current_password.is_some(),
+                "current_password",
+                "is required to set a new password",
+            );
+        }
+        v.finish()?;
+        Ok(MeChanges {
+            name,
+            password: new_password.zip(current_password),
+        })
+    }
+}
+
+/// The hash of `new` once `current` proves to be the login's password. Guesses count against
+/// the login's sign-in allowance: a stolen access token must not be a way to try passwords
+/// without limit.
+async fn checked_new_password(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    (new, current): (String, String),
+) -> Result<String, ApiError> {
+    let user = auth_queries::user_by_id(conn, user_id).await?;
+    let keys = [(throttle::account_key(&user.email), throttle::PER_ACCOUNT)];
+    throttle::check(conn, &keys).await?;
+    if !password::verify(current, user.password_hash).await? {
+        throttle::record_failure(conn, &keys).await?;
+        return Err(ApiError::validation(
+            "current_password",
+            "is not the login's current password",
+        ));
+    }
+    password::hash(new).await
+}
+
+/// Writes the changes if the account is still at `expected_version` (412 otherwise): the
+/// membership's name (and a client's record, which carries the same name), the password
+/// (ending the login's other sign-ins).
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    member: &Member,
+    expected_version: i64,
+    name: Option<&str>,
+    new_hash: Option<&str>,
+) -> Result<MeResponse, ApiError> {
+    let changed = diesel::update(
+        memberships::table
+            .filter(memberships::id.eq(member.membership_id))
+            .filter(memberships::version.eq(expected_version)),
+    )
+    .set((
+        MembershipChanges {
+            name,
+            ..Default::default()
+        },
+        memberships::version.eq(memberships::version + 1),
+        memberships::updated_at.eq(chrono::Utc::now()),
+    ))
+    .execute(conn)
+    .await?;
+    if changed == 0 {
+        // Someone else changed the account between our read and our write.
+        return Err(ApiError::precondition_failed(expected_version + 1));
+    }
+    if let (Some(client_id), Some(name)) = (member.client_id, name) {
+        let changes = ClientChanges {
+            name: Some(name),
+            ..Default::default()
+        };
+        let row = client_queries::update(conn, client_id, &changes).await?;
+        let clinic_id = row.clinic_id;
+        let client = row.into_response(Some(chrono::Utc::now()));
+        events::emit(conn, clinic_id, EventType::ClientUpdated, &client).await?;
+    }
+    if let Some(hash) = new_hash {
+        auth_queries::set_password(conn, member.user_id, hash).await?;
+        auth_queries::revoke_other_families(conn, member.user_id, member.family_id).await?;
+    }
+    load_me(conn, member.membership_id).await
 }
 
 async fn load_me(conn: &mut AsyncPgConnection, membership_id: Uuid) -> Result<MeResponse, ApiError> {
@@ -147,85 +247,24 @@ pub async fn update_me(
     body: Json<UpdateMeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let member = caller.member()?.clone();
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let name = body
-        .name
-        .required("name", &mut v)
-        .and_then(|n| v.parse("name", parse_name(&n)));
-    let new_password = body.password.required("password", &mut v);
-    let current_password = body.current_password.required("current_password", &mut v);
-    if let Some(p) = &new_password {
-        v.parse("password", password::check_password_rules(p));
-        v.check(
-            current_password.is_some(),
-            "current_password",
-            "is required to set a new password",
-        );
-    }
-    v.finish()?;
-
+    let changes = body.into_inner().validate()?;
     let mut conn = state.conn().await?;
     let current = load_me(&mut conn, member.membership_id).await?;
     if_match.check(current.version)?;
-
-    let new_hash = match (new_password, current_password) {
-        (Some(new), Some(old)) => {
-            let user = auth_queries::user_by_id(&mut conn, member.user_id).await?;
-            // Guesses count against the login's sign-in allowance: a stolen access token must
-            // not be a way to try passwords without limit.
-            let keys = [(throttle::account_key(&user.email), throttle::PER_ACCOUNT)];
-            throttle::check(&mut conn, &keys).await?;
-            if !password::verify(old, user.password_hash).await? {
-                throttle::record_failure(&mut conn, &keys).await?;
-                return Err(ApiError::validation(
-                    "current_password",
-                    "is not the login's current password",
-                ));
-            }
-            Some(password::hash(new).await?)
-        }
-        _ => None,
+    let new_hash = match changes.password {
+        Some(passwords) => Some(checked_new_password(&mut conn, member.user_id, passwords).await?),
+        None => None,
     };
-
-    let expected_version = current.version;
     let updated = conn
         .transaction::<_, ApiError, _>(async move |conn| {
-            let changed = diesel::update(
-                memberships::table
-                    .filter(memberships::id.eq(member.membership_id))
-                    .filter(memberships::version.eq(expected_version)),
+            apply(
+                conn,
+                &member,
+                current.version,
+                changes.name.as_deref(),
+                new_hash.as_deref(),
             )
-            .set((
-                MembershipChanges {
-                    name: name.as_deref(),
-                    ..Default::default()
-                },
-                memberships::version.eq(memberships::version + 1),
-                memberships::updated_at.eq(chrono::Utc::now()),
-            ))
-            .execute(conn)
-            .await?;
-            if changed == 0 {
-                // Someone else changed the account between our read and our write.
-                return Err(ApiError::precondition_failed(expected_version + 1));
-            }
-            // A client's name lives on their client record; keep the two the same.
-            if let (Some(client_id), Some(name)) = (member.client_id, name.as_deref()) {
-                let changes = ClientChanges {
-                    name: Some(name),
-                    ..Default::default()
-                };
-                let row = client_queries::update(conn, client_id, &changes).await?;
-                let clinic_id = row.clinic_id;
-                let client = row.into_response(Some(chrono::Utc::now()));
-                events::emit(conn, clinic_id, EventType::ClientUpdated, &client).await?;
-            }
-            if let Some(hash) = &new_hash {
-                auth_queries::set_password(conn, member.user_id, hash).await?;
-                auth_queries::revoke_other_families(conn, member.user_id, member.family_id).await?;
-            }
-            load_me(conn, member.membership_id).await
+            .await
         })
         .await?;
     Ok(me_answer(updated))
