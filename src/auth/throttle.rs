@@ -18,7 +18,7 @@ pub fn account_key(email: &str) -> String {
     format!("account:{email}")
 }
 
-pub fn address_key(addr: &str) -> String {
+fn address_key(addr: &str) -> String {
     format!("address:{addr}")
 }
 

@@ -65,7 +65,7 @@ impl FromRequest for IfMatch {
     }
 }
 
-pub fn etag_value(version: i64) -> HeaderValue {
+fn etag_value(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 

@@ -24,10 +24,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 }
 
 impl<T> Patch<T> {
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Patch::Absent)
-    }
-
     /// For a nullable column: `None` = unchanged, `Some(None)` = clear, `Some(Some(v))` = set.
     pub fn into_change(self) -> Option<Option<T>> {
         match self {
@@ -46,13 +42,6 @@ impl<T> Patch<T> {
                 None
             }
             Patch::Value(x) => Some(x),
-        }
-    }
-
-    pub fn as_value(&self) -> Option<&T> {
-        match self {
-            Patch::Value(v) => Some(v),
-            _ => None,
         }
     }
 }

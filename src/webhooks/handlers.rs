@@ -54,8 +54,8 @@ fn delivery_response(d: DeliveryRow, attempts: &[AttemptRow]) -> DeliveryRespons
         webhook_id: d.webhook_id,
         event_id: d.event_id,
         event_type: d.event_type,
-        state: d.state.parse().unwrap_or(DeliveryState::Pending),
-        next_attempt_at: d.next_attempt_at.filter(|_| d.state == "pending"),
+        state: d.state,
+        next_attempt_at: d.next_attempt_at.filter(|_| d.state == DeliveryState::Pending),
         redelivery_of: d.redelivery_of,
         created_at: d.created_at,
         completed_at: d.completed_at,
@@ -478,8 +478,7 @@ pub async fn list_webhook_deliveries(
     queries::find(&mut conn, caller.clinic_id, *id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
-    let state_filter = filter.state.map(|s| s.as_str());
-    let rows = queries::deliveries(&mut conn, caller.clinic_id, *id, state_filter, before, limit).await?;
+    let rows = queries::deliveries(&mut conn, caller.clinic_id, *id, filter.state, before, limit).await?;
     let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
     let attempts = queries::attempts_of(&mut conn, caller.clinic_id, &ids).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(

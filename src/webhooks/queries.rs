@@ -1,4 +1,5 @@
 use crate::db::schema::{webhook_attempts, webhook_deliveries, webhooks};
+use crate::webhooks::dto::DeliveryState;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -65,7 +66,7 @@ pub struct DeliveryRow {
     pub event_type: String,
     /// A ping's body; `None` for an event, whose body is built from the outbox when sent.
     pub payload: Option<serde_json::Value>,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
@@ -190,7 +191,7 @@ pub async fn deliveries(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     webhook_id: Uuid,
-    state: Option<&str>,
+    state: Option<DeliveryState>,
     before: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<DeliveryRow>> {
@@ -202,7 +203,7 @@ pub async fn deliveries(
         .limit(limit + 1)
         .into_boxed();
     if let Some(state) = state {
-        q = q.filter(webhook_deliveries::state.eq(state.to_string()));
+        q = q.filter(webhook_deliveries::state.eq(state));
     }
     if let Some(before) = before {
         q = q.filter(webhook_deliveries::id.lt(before));

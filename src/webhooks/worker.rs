@@ -18,6 +18,7 @@
 use crate::db::schema::{webhook_attempts, webhook_deliveries, webhooks};
 use crate::db::{DbConn, DbPool};
 use crate::shutdown::{Phase, Shutdown};
+use crate::webhooks::dto::DeliveryState;
 use crate::webhooks::schedule::{RETRY_WINDOW, next_attempt};
 use crate::webhooks::{signing, target};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -170,7 +171,7 @@ impl Worker {
     }
 
     /// A worker whose requests time out after `timeout` (tests use a short one).
-    pub fn with_timeout(pool: DbPool, block_private: bool, clock: Clock, timeout: Duration) -> Result<Self, String> {
+    fn with_timeout(pool: DbPool, block_private: bool, clock: Clock, timeout: Duration) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -259,7 +260,7 @@ impl Worker {
             released += diesel::update(
                 webhook_deliveries::table
                     .filter(webhook_deliveries::id.eq(id))
-                    .filter(webhook_deliveries::state.eq("pending"))
+                    .filter(webhook_deliveries::state.eq(DeliveryState::Pending))
                     .filter(webhook_deliveries::next_attempt_at.eq(lease)),
             )
             .set(webhook_deliveries::next_attempt_at.eq(now))
@@ -433,21 +434,21 @@ impl Worker {
                 .execute(conn)
                 .await?;
             let state = match (succeeded, next) {
-                (true, _) => "succeeded",
-                (false, Some(_)) => "pending",
-                (false, None) => "failed",
+                (true, _) => DeliveryState::Succeeded,
+                (false, Some(_)) => DeliveryState::Pending,
+                (false, None) => DeliveryState::Failed,
             };
             diesel::update(
                 webhook_deliveries::table
                     .filter(webhook_deliveries::id.eq(d.id))
-                    .filter(webhook_deliveries::state.eq("pending")),
+                    .filter(webhook_deliveries::state.eq(DeliveryState::Pending)),
             )
             .set((
                 webhook_deliveries::state.eq(state),
                 webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
                 webhook_deliveries::last_attempt_at.eq(attempted_at),
                 webhook_deliveries::next_attempt_at.eq(next),
-                webhook_deliveries::completed_at.eq((state != "pending").then_some(now)),
+                webhook_deliveries::completed_at.eq((state != DeliveryState::Pending).then_some(now)),
             ))
             .execute(conn)
             .await?;

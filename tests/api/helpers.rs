@@ -433,6 +433,23 @@ impl Req<'_> {
         Self::answer(test::try_call_service(&self.app.svc, self.inner.to_request()).await).await
     }
 
+    /// Sends a set-up step that must succeed: a broken set-up fails here, where it broke, with
+    /// the answer in the message.
+    #[track_caller]
+    pub fn succeeds(self) -> impl std::future::Future<Output = TestResponse> {
+        let at = std::panic::Location::caller();
+        async move {
+            let res = self.send().await;
+            assert!(
+                (200..300).contains(&res.status),
+                "set-up step at {at} answered {}: {}",
+                res.status,
+                res.body
+            );
+            res
+        }
+    }
+
     /// What the client receives; an error the app hands to actix is answered as actix's
     /// server answers it (`error_response`).
     async fn answer(res: Result<ServiceResponse<BoxBody>, actix_web::Error>) -> TestResponse {

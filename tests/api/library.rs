@@ -970,23 +970,23 @@ async fn writes_emit_events() {
     app.patch(&path)
         .bearer(&token)
         .json(json!({"difficulty": 3}))
-        .send()
+        .succeeds()
         .await;
     app.patch(&path)
         .bearer(&token)
         .json(json!({"archived": true}))
-        .send()
+        .succeeds()
         .await;
     let routine = create_routine(&app, &token, json!({"name": "R", "items": [{"exercise_id": CLAM}]})).await;
     let routine_path = format!("/v1/routines/{}", routine["id"].as_str().expect("id"));
     app.put(&routine_path)
         .bearer(&token)
         .json(json!({"name": "R2"}))
-        .send()
+        .succeeds()
         .await;
     app.post(&format!("/v1/routines/{HIP_MOBILITY}/copy"))
         .bearer(&token)
-        .send()
+        .succeeds()
         .await;
     assert_eq!(app.delete(&routine_path).bearer(&token).send().await.status, 204);
     assert_eq!(app.delete(&path).bearer(&token).send().await.status, 204);

@@ -76,7 +76,7 @@ async fn a_practitioner_is_invited_accepts_and_is_deactivated() {
     app.patch(&format!("/v1/practitioners/{id}"))
         .bearer(&admin)
         .json(json!({"active": true}))
-        .send()
+        .succeeds()
         .await;
     assert_eq!(app.login("pat@c.example", PASSWORD).await.status, 200);
 }
@@ -459,7 +459,7 @@ async fn the_client_list_pages_searches_and_filters() {
     app.patch(&format!("/v1/clients/{}", ids[0]))
         .bearer(&admin)
         .json(json!({"archived": true}))
-        .send()
+        .succeeds()
         .await;
     assert_eq!(
         names(app.get("/v1/clients?archived=true").bearer(&admin).send().await),
@@ -520,7 +520,7 @@ async fn a_client_logs_in_sees_only_themselves_and_archiving_ends_access() {
     app.patch("/v1/me")
         .bearer(&sam)
         .json(json!({"name": "Samantha Lee"}))
-        .send()
+        .succeeds()
         .await;
     assert_eq!(
         app.get(&format!("/v1/clients/{id}")).bearer(&admin).send().await.body["name"],
@@ -604,7 +604,7 @@ async fn clients_are_upserted_by_external_id() {
     app.patch(&format!("/v1/clients/{id}"))
         .bearer(&admin)
         .json(json!({"archived": true}))
-        .send()
+        .succeeds()
         .await;
     app.put(path)
         .bearer(&admin)
@@ -729,24 +729,24 @@ async fn people_changes_are_in_the_outbox() {
     app.patch(&format!("/v1/practitioners/{}", pat["id"].as_str().expect("id")))
         .bearer(&admin)
         .json(json!({"name": "Pat S."}))
-        .send()
+        .succeeds()
         .await;
     let c = new_client(&app, &admin, json!({"name": "Sam", "timezone": "UTC"})).await;
     let path = format!("/v1/clients/{}", c["id"].as_str().expect("id"));
     app.patch(&path)
         .bearer(&admin)
         .json(json!({"name": "Sam L."}))
-        .send()
+        .succeeds()
         .await;
     app.patch(&path)
         .bearer(&admin)
         .json(json!({"archived": true}))
-        .send()
+        .succeeds()
         .await;
     app.patch(&path)
         .bearer(&admin)
         .json(json!({"archived": false}))
-        .send()
+        .succeeds()
         .await;
     assert_eq!(
         app.event_types().await,

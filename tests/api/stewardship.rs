@@ -309,8 +309,10 @@ async fn sign_ins_and_refusals_are_audited() {
             .await,
         201,
     );
-    app.accept(practitioner["invitation"]["token"].as_str().expect("token"), PASSWORD)
+    let accepted = app
+        .accept(practitioner["invitation"]["token"].as_str().expect("token"), PASSWORD)
         .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
     let client = ok(
         &app.post("/v1/clients")
             .bearer(&b)
