@@ -1,7 +1,10 @@
 use crate::assignments::schedule::{DayOfWeek, OccurrenceStatus};
+use crate::error::{ApiError, Validator};
 use crate::exercises::dto::{Category, Dosage, ItemSide, Media};
 use crate::http::patch::Patch;
+use crate::routines::dto::{ItemFields, RoutineItemRequest, check_items};
 use crate::text_enum;
+use crate::values::{parse_name, parse_text};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -56,6 +59,66 @@ pub struct ScheduleBody {
 
 fn one() -> i16 {
     1
+}
+
+/// The longest instructions, in characters.
+pub const INSTRUCTIONS: usize = 2000;
+
+impl ScheduleBody {
+    fn check(&self, v: &mut Validator) {
+        v.check(
+            (1..=6).contains(&self.times_per_day),
+            "schedule.times_per_day",
+            "must be between 1 and 6",
+        );
+        if let Some(end) = self.end_date {
+            v.check(
+                end >= self.start_date,
+                "schedule.end_date",
+                "must not be before start_date",
+            );
+        }
+        v.check(
+            self.days().len() == self.days_of_week.len(),
+            "schedule.days_of_week",
+            "must not name a day twice",
+        );
+    }
+
+    /// The days it is due, in week order, each once.
+    pub fn days(&self) -> Vec<DayOfWeek> {
+        let mut days = self.days_of_week.clone();
+        days.sort();
+        days.dedup();
+        days
+    }
+}
+
+fn check_instructions(v: &mut Validator, raw: Option<String>) -> Option<String> {
+    raw.filter(|t| !t.trim().is_empty())
+        .and_then(|t| v.parse("instructions", parse_text(&t, INSTRUCTIONS)))
+}
+
+/// An item that passed its own rules: the id it asked to keep, if any, and its fields.
+pub type CheckedItem = (Option<Uuid>, ItemFields);
+
+/// Validates items with the routine items' rules; returns each item's requested id and fields.
+fn check_assignment_items(v: &mut Validator, items: Vec<AssignmentItemRequest>) -> Vec<CheckedItem> {
+    let ids: Vec<Option<Uuid>> = items.iter().map(|i| i.id).collect();
+    let plain: Vec<RoutineItemRequest> = items
+        .into_iter()
+        .map(|i| RoutineItemRequest {
+            exercise_id: i.exercise_id,
+            sets: i.sets,
+            reps: i.reps,
+            hold_seconds: i.hold_seconds,
+            duration_seconds: i.duration_seconds,
+            rest_seconds: i.rest_seconds,
+            side: i.side,
+            notes: i.notes,
+        })
+        .collect();
+    ids.into_iter().zip(check_items(v, plain)).collect()
 }
 
 /// One exercise of a client's homework, as the request gives it.
@@ -126,6 +189,99 @@ pub struct CreateAssignmentRequest {
     #[serde(default)]
     #[schema(max_items = 100)]
     pub items: Option<Vec<AssignmentItemRequest>>,
+}
+
+/// New homework that passed every rule it can check alone.
+pub struct NewAssignment {
+    pub routine_id: Option<Uuid>,
+    pub name: Option<String>,
+    pub instructions: Option<String>,
+    pub schedule: ScheduleBody,
+    pub items: Option<Vec<CheckedItem>>,
+}
+
+impl CreateAssignmentRequest {
+    /// Every rule that needs no database; all broken ones in one 422.
+    pub fn validate(self) -> Result<NewAssignment, ApiError> {
+        let mut v = Validator::new();
+        let name = self.name.and_then(|n| v.parse("name", parse_name(&n)));
+        let instructions = check_instructions(&mut v, self.instructions);
+        self.schedule.check(&mut v);
+        let items = self.items.map(|items| {
+            for (i, item) in items.iter().enumerate() {
+                v.check(
+                    item.id.is_none(),
+                    format!("items[{i}].id"),
+                    "must not be given for a new assignment",
+                );
+            }
+            check_assignment_items(&mut v, items)
+        });
+        v.check(
+            self.routine_id.is_some() || items.is_some(),
+            "routine_id",
+            "is required unless `items` are given",
+        );
+        v.check(
+            self.routine_id.is_some() || name.is_some(),
+            "name",
+            "is required without `routine_id`",
+        );
+        v.finish()?;
+        Ok(NewAssignment {
+            routine_id: self.routine_id,
+            name,
+            instructions,
+            schedule: self.schedule,
+            items,
+        })
+    }
+}
+
+/// Changes to an assignment that passed every rule they can check alone.
+pub struct AssignmentEdit {
+    pub name: Option<String>,
+    /// `Some(None)` clears the instructions.
+    pub instructions: Option<Option<String>>,
+    pub schedule: Option<ScheduleBody>,
+    pub status: Option<AssignmentStatus>,
+    pub items: Option<Vec<CheckedItem>>,
+}
+
+impl AssignmentEdit {
+    /// Whether anything but the status changes.
+    pub fn changes_fields(&self) -> bool {
+        self.name.is_some() || self.instructions.is_some() || self.schedule.is_some() || self.items.is_some()
+    }
+}
+
+impl UpdateAssignmentRequest {
+    /// Every rule that needs no database; all broken ones in one 422.
+    pub fn validate(self) -> Result<AssignmentEdit, ApiError> {
+        let mut v = Validator::new();
+        let name = self
+            .name
+            .required("name", &mut v)
+            .and_then(|n| v.parse("name", parse_name(&n)));
+        let instructions = self.instructions.into_change().map(|i| check_instructions(&mut v, i));
+        let schedule = self.schedule.required("schedule", &mut v);
+        if let Some(s) = &schedule {
+            s.check(&mut v);
+        }
+        let status = self.status.required("status", &mut v);
+        let items = self
+            .items
+            .required("items", &mut v)
+            .map(|items| check_assignment_items(&mut v, items));
+        v.finish()?;
+        Ok(AssignmentEdit {
+            name,
+            instructions,
+            schedule,
+            status,
+            items,
+        })
+    }
 }
 
 /// Changes to an assignment (JSON Merge Patch). `schedule` and `items` are replaced whole.

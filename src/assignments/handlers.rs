@@ -1,6 +1,6 @@
 use crate::assignments::dto::*;
-use crate::assignments::queries::{self, AssignmentChanges, AssignmentRow, ItemRow};
-use crate::assignments::schedule::{DayOfWeek, local_date, occurrence_status};
+use crate::assignments::queries::{self, AssignmentChanges, AssignmentRow, Giving, ItemRow};
+use crate::assignments::schedule::{local_date, occurrence_status};
 use crate::audit::note as audit;
 use crate::auth::{Caller, Permission};
 use crate::clients::queries as client_queries;
@@ -9,10 +9,9 @@ use crate::events::{self, EventType};
 use crate::http::etag::{IfMatch, with_etag};
 use crate::http::json::Json;
 use crate::http::pagination::{Page, PageParams};
-use crate::routines::dto::{ItemFields, RoutineItemRequest, check_items};
+use crate::routines::dto::ItemFields;
 use crate::routines::queries as routine_queries;
 use crate::state::AppState;
-use crate::values::{parse_name, parse_text};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, HttpResponseBuilder, get, patch, post, web};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
@@ -20,7 +19,6 @@ use chrono_tz::Tz;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-pub const INSTRUCTIONS: usize = 2000;
 /// The longest agenda, in days.
 pub const MAX_AGENDA_DAYS: i64 = 92;
 
@@ -29,66 +27,13 @@ fn answer(mut res: HttpResponseBuilder, a: &AssignmentResponse) -> HttpResponse 
     res.json(a)
 }
 
-fn check_schedule(v: &mut Validator, s: &ScheduleBody) {
-    v.check(
-        (1..=6).contains(&s.times_per_day),
-        "schedule.times_per_day",
-        "must be between 1 and 6",
-    );
-    if let Some(end) = s.end_date {
-        v.check(
-            end >= s.start_date,
-            "schedule.end_date",
-            "must not be before start_date",
-        );
-    }
-    let mut days = s.days_of_week.clone();
-    days.sort();
-    days.dedup();
-    v.check(
-        days.len() == s.days_of_week.len(),
-        "schedule.days_of_week",
-        "must not name a day twice",
-    );
-}
-
-fn normalised_days(days: &[DayOfWeek]) -> Vec<DayOfWeek> {
-    let mut days = days.to_vec();
-    days.sort();
-    days
-}
-
-fn check_instructions(v: &mut Validator, raw: Option<String>) -> Option<String> {
-    raw.filter(|t| !t.trim().is_empty())
-        .and_then(|t| v.parse("instructions", parse_text(&t, INSTRUCTIONS)))
-}
-
-/// Validates items; returns each item's requested id and its fields.
-fn check_assignment_items(v: &mut Validator, items: Vec<AssignmentItemRequest>) -> Vec<(Option<Uuid>, ItemFields)> {
-    let ids: Vec<Option<Uuid>> = items.iter().map(|i| i.id).collect();
-    let plain: Vec<RoutineItemRequest> = items
-        .into_iter()
-        .map(|i| RoutineItemRequest {
-            exercise_id: i.exercise_id,
-            sets: i.sets,
-            reps: i.reps,
-            hold_seconds: i.hold_seconds,
-            duration_seconds: i.duration_seconds,
-            rest_seconds: i.rest_seconds,
-            side: i.side,
-            notes: i.notes,
-        })
-        .collect();
-    ids.into_iter().zip(check_items(v, plain)).collect()
-}
-
 /// Turns validated items into rows: exercises resolved (visible, not archived), default
 /// dosages filled in, existing ids kept and new ones minted.
 async fn item_rows(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     assignment_id: Uuid,
-    items: Vec<(Option<Uuid>, ItemFields)>,
+    items: Vec<CheckedItem>,
 ) -> Result<Vec<ItemRow>, ApiError> {
     let (ids, fields): (Vec<Option<Uuid>>, Vec<ItemFields>) = items.into_iter().unzip();
     let resolved = routine_queries::resolve_items(conn, clinic_id, fields).await?;
@@ -245,44 +190,19 @@ pub async fn create_assignment(
     body: Json<CreateAssignmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::AssignmentsWrite)?;
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let name = body.name.and_then(|n| v.parse("name", parse_name(&n)));
-    let instructions = check_instructions(&mut v, body.instructions);
-    check_schedule(&mut v, &body.schedule);
-    let items = body.items.map(|items| {
-        for (i, item) in items.iter().enumerate() {
-            v.check(
-                item.id.is_none(),
-                format!("items[{i}].id"),
-                "must not be given for a new assignment",
-            );
-        }
-        check_assignment_items(&mut v, items)
-    });
-    v.check(
-        body.routine_id.is_some() || items.is_some(),
-        "routine_id",
-        "is required unless `items` are given",
-    );
-    v.check(
-        body.routine_id.is_some() || name.is_some(),
-        "name",
-        "is required without `routine_id`",
-    );
-    v.finish()?;
-    let (clinic_id, client_id, schedule, routine_id) = (caller.clinic_id, *id, body.schedule, body.routine_id);
-    let assigned_by = caller.practitioner_id();
+    let new = body.into_inner().validate()?;
+    let giving = Giving {
+        id: Uuid::now_v7(),
+        clinic_id: caller.clinic_id,
+        client_id: *id,
+        assigned_by: caller.practitioner_id(),
+    };
     let mut conn = state.conn().await?;
     let created = conn
         .transaction::<_, ApiError, _>(async move |conn| {
-            let (client, _) = client_queries::find_with_tz(conn, clinic_id, client_id).await?;
-            if client.archived_at.is_some() {
-                return Err(ApiError::conflict(
-                    "The client is archived: restore them before giving homework.",
-                ));
-            }
-            let routine = match routine_id {
+            let (clinic_id, assignment_id) = (giving.clinic_id, giving.id);
+            require_active_client(conn, clinic_id, giving.client_id).await?;
+            let routine = match new.routine_id {
                 Some(rid) => Some(
                     routine_queries::find_visible(conn, clinic_id, rid)
                         .await?
@@ -292,47 +212,25 @@ pub async fn create_assignment(
                 ),
                 None => None,
             };
-            let assignment_id = Uuid::now_v7();
-            let rows = match (items, &routine) {
+            let items = match (new.items.clone(), &routine) {
                 (Some(items), _) => item_rows(conn, clinic_id, assignment_id, items).await?,
-                (None, Some(r)) => {
-                    let copied = routine_queries::items(conn, r.routine.clinic_id, r.routine.id).await?;
-                    copied
-                        .iter()
-                        .map(|i| ItemRow::copy_of(i, Uuid::now_v7(), clinic_id, assignment_id))
-                        .collect()
-                }
+                (None, Some(r)) => routine_queries::items(conn, r.routine.clinic_id, r.routine.id)
+                    .await?
+                    .iter()
+                    .map(|i| ItemRow::copy_of(i, Uuid::now_v7(), clinic_id, assignment_id))
+                    .collect(),
                 (None, None) => Vec::new(),
             };
-            if rows.is_empty() {
+            if items.is_empty() {
                 return Err(ApiError::validation("items", "homework needs at least one exercise"));
             }
-            let now = Utc::now();
-            let row = queries::insert(
-                conn,
-                &AssignmentRow {
-                    id: assignment_id,
-                    clinic_id,
-                    client_id,
-                    routine_id,
-                    assigned_by,
-                    name: name
-                        .or_else(|| routine.as_ref().map(|r| r.routine.name.clone()))
-                        .unwrap_or_default(),
-                    instructions,
-                    start_date: schedule.start_date,
-                    end_date: schedule.end_date,
-                    days_of_week: normalised_days(&schedule.days_of_week),
-                    times_per_day: schedule.times_per_day,
-                    status: AssignmentStatus::Active,
-                    ended_at: None,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
-            queries::insert_items(conn, &rows).await?;
+            let name = new
+                .name
+                .clone()
+                .or_else(|| routine.map(|r| r.routine.name))
+                .unwrap_or_default();
+            let row = queries::insert(conn, &AssignmentRow::new(giving, &new, name)).await?;
+            queries::insert_items(conn, &items).await?;
             let created = response(conn, row).await?;
             events::emit(conn, clinic_id, EventType::AssignmentCreated, &created).await?;
             Ok(created)
@@ -405,23 +303,7 @@ pub async fn update_assignment(
     body: Json<UpdateAssignmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::AssignmentsWrite)?;
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let name = body
-        .name
-        .required("name", &mut v)
-        .and_then(|n| v.parse("name", parse_name(&n)));
-    let instructions = body.instructions.into_change().map(|i| check_instructions(&mut v, i));
-    let schedule = body.schedule.required("schedule", &mut v);
-    if let Some(s) = &schedule {
-        check_schedule(&mut v, s);
-    }
-    let status = body.status.required("status", &mut v);
-    let items = body
-        .items
-        .required("items", &mut v)
-        .map(|items| check_assignment_items(&mut v, items));
-    v.finish()?;
+    let mut edit = body.into_inner().validate()?;
     let (clinic_id, id) = (caller.clinic_id, *id);
     let mut conn = state.conn().await?;
     let updated = conn
@@ -431,58 +313,16 @@ pub async fn update_assignment(
                 .ok_or_else(|| ApiError::not_found("assignment"))?;
             audit::client(current.client_id);
             if_match.check(current.version)?;
-            if current.status == AssignmentStatus::Cancelled {
-                return Err(ApiError::conflict(
-                    "The assignment is cancelled, which is final: give new homework instead.",
-                ));
-            }
             let now = Utc::now();
-            let new_status = status.filter(|s| *s != current.status);
-            if let Some(to) = new_status {
-                if !current.status.can_become(to) {
-                    return Err(ApiError::conflict(format!(
-                        "An assignment cannot go from `{}` to `{to}`.",
-                        current.status
-                    )));
-                }
-                match to {
-                    AssignmentStatus::Paused => queries::pause(conn, clinic_id, id, now).await?,
-                    _ => queries::resume(conn, clinic_id, id, now).await?,
-                };
+            let new_status = change_status(conn, &current, edit.status, now).await?;
+            let fields_changed = edit.changes_fields();
+            if let Some(items) = edit.items.take() {
+                replace_items(conn, clinic_id, id, items).await?;
             }
-            let items_given = items.is_some();
-            if let Some(items) = items {
-                let current_ids = queries::current_item_ids(conn, clinic_id, id).await?;
-                let mut v = Validator::new();
-                for (i, (item_id, _)) in items.iter().enumerate() {
-                    if let Some(item_id) = item_id {
-                        v.check(
-                            current_ids.contains(item_id),
-                            format!("items[{i}].id"),
-                            "is not a current item of this assignment",
-                        );
-                    }
-                }
-                v.check(!items.is_empty(), "items", "homework needs at least one exercise");
-                v.finish()?;
-                let rows = item_rows(conn, clinic_id, id, items).await?;
-                queries::replace_items(conn, clinic_id, id, &rows).await?;
-            }
-            let days = schedule.as_ref().map(|s| normalised_days(&s.days_of_week));
-            let changes = AssignmentChanges {
-                name: name.as_deref(),
-                instructions: instructions.as_ref().map(|i| i.as_deref()),
-                start_date: schedule.as_ref().map(|s| s.start_date),
-                end_date: schedule.as_ref().map(|s| s.end_date),
-                days_of_week: days.as_deref(),
-                times_per_day: schedule.as_ref().map(|s| s.times_per_day),
-                status: new_status,
-                ended_at: new_status
-                    .map(|s| matches!(s, AssignmentStatus::Completed | AssignmentStatus::Cancelled).then_some(now)),
-            };
+            let days = edit.schedule.as_ref().map(ScheduleBody::days);
+            let changes = AssignmentChanges::of(&edit, days.as_deref(), new_status, now);
             let row = queries::update(conn, id, &changes).await?;
             let updated = response(conn, row).await?;
-            let fields_changed = name.is_some() || instructions.is_some() || schedule.is_some() || items_given;
             if fields_changed {
                 events::emit(conn, clinic_id, EventType::AssignmentUpdated, &updated).await?;
             }
@@ -493,6 +333,71 @@ pub async fn update_assignment(
         })
         .await?;
     Ok(answer(HttpResponse::Ok(), &updated))
+}
+
+/// Homework goes only to a client of this clinic who is not archived.
+async fn require_active_client(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uuid) -> Result<(), ApiError> {
+    let (client, _) = client_queries::find_with_tz(conn, clinic_id, client_id).await?;
+    if client.archived_at.is_some() {
+        return Err(ApiError::conflict(
+            "The client is archived: restore them before giving homework.",
+        ));
+    }
+    Ok(())
+}
+
+/// Moves the assignment to `status` if that is a change and allowed, remembering pauses;
+/// returns the status it moved to. A cancelled assignment takes no change at all.
+async fn change_status(
+    conn: &mut AsyncPgConnection,
+    current: &AssignmentRow,
+    status: Option<AssignmentStatus>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<AssignmentStatus>, ApiError> {
+    if current.status == AssignmentStatus::Cancelled {
+        return Err(ApiError::conflict(
+            "The assignment is cancelled, which is final: give new homework instead.",
+        ));
+    }
+    let Some(to) = status.filter(|s| *s != current.status) else {
+        return Ok(None);
+    };
+    if !current.status.can_become(to) {
+        return Err(ApiError::conflict(format!(
+            "An assignment cannot go from `{}` to `{to}`.",
+            current.status
+        )));
+    }
+    match to {
+        AssignmentStatus::Paused => queries::pause(conn, current.clinic_id, current.id, now).await?,
+        _ => queries::resume(conn, current.clinic_id, current.id, now).await?,
+    };
+    Ok(Some(to))
+}
+
+/// Replaces the items: ids given must be current items (kept and adjusted), the rest are new.
+async fn replace_items(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    id: Uuid,
+    items: Vec<CheckedItem>,
+) -> Result<(), ApiError> {
+    let current_ids = queries::current_item_ids(conn, clinic_id, id).await?;
+    let mut v = Validator::new();
+    for (i, (item_id, _)) in items.iter().enumerate() {
+        if let Some(item_id) = item_id {
+            v.check(
+                current_ids.contains(item_id),
+                format!("items[{i}].id"),
+                "is not a current item of this assignment",
+            );
+        }
+    }
+    v.check(!items.is_empty(), "items", "homework needs at least one exercise");
+    v.finish()?;
+    let rows = item_rows(conn, clinic_id, id, items).await?;
+    queries::replace_items(conn, clinic_id, id, &rows).await?;
+    Ok(())
 }
 
 /// Builds an agenda from already loaded rows.

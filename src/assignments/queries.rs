@@ -2,7 +2,8 @@
 //! each (never one per assignment).
 
 use crate::assignments::dto::{
-    AssignmentItemResponse, AssignmentResponse, AssignmentStatus, ItemExercise, PauseResponse, ScheduleBody,
+    AssignmentEdit, AssignmentItemResponse, AssignmentResponse, AssignmentStatus, ItemExercise, NewAssignment,
+    PauseResponse, ScheduleBody,
 };
 use crate::assignments::schedule::{DayOfWeek, PausedDays, Schedule, local_date};
 use crate::db::schema::{assignment_items, assignment_pauses, assignments, exercises};
@@ -128,7 +129,38 @@ pub fn schedule_of(
     }
 }
 
+/// Who gives new homework, to whom and where.
+pub struct Giving {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub client_id: Uuid,
+    pub assigned_by: Option<Uuid>,
+}
+
 impl AssignmentRow {
+    /// The row of new, active homework; `name` is the request's or the routine's.
+    pub fn new(giving: Giving, new: &NewAssignment, name: String) -> Self {
+        let now = Utc::now();
+        AssignmentRow {
+            id: giving.id,
+            clinic_id: giving.clinic_id,
+            client_id: giving.client_id,
+            routine_id: new.routine_id,
+            assigned_by: giving.assigned_by,
+            name,
+            instructions: new.instructions.clone(),
+            start_date: new.schedule.start_date,
+            end_date: new.schedule.end_date,
+            days_of_week: new.schedule.days(),
+            times_per_day: new.schedule.times_per_day,
+            status: AssignmentStatus::Active,
+            ended_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The schedule as the occurrence computation sees it, in the client's calendar.
     pub fn schedule(&self, pauses: &[PauseRow], tz: Tz) -> Schedule {
         schedule_of(
@@ -410,6 +442,30 @@ pub struct AssignmentChanges<'a> {
     pub times_per_day: Option<i16>,
     pub status: Option<AssignmentStatus>,
     pub ended_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl<'a> AssignmentChanges<'a> {
+    /// The columns an edit sets; `days` is the new schedule's `days()`, `new_status` the status
+    /// it moves to (if it moves), at `now`.
+    pub fn of(
+        edit: &'a AssignmentEdit,
+        days: Option<&'a [DayOfWeek]>,
+        new_status: Option<AssignmentStatus>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let schedule = edit.schedule.as_ref();
+        AssignmentChanges {
+            name: edit.name.as_deref(),
+            instructions: edit.instructions.as_ref().map(|i| i.as_deref()),
+            start_date: schedule.map(|s| s.start_date),
+            end_date: schedule.map(|s| s.end_date),
+            days_of_week: days,
+            times_per_day: schedule.map(|s| s.times_per_day),
+            status: new_status,
+            ended_at: new_status
+                .map(|s| matches!(s, AssignmentStatus::Completed | AssignmentStatus::Cancelled).then_some(now)),
+        }
+    }
 }
 
 pub async fn update(
