@@ -1,4 +1,7 @@
+use crate::auth::password;
+use crate::error::{ApiError, Validator};
 use crate::practitioners::dto::PractitionerResponse;
+use crate::values::{Email, parse_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,4 +67,33 @@ pub struct ClinicRef {
     /// The clinic's name.
     #[schema(example = "Harbour Physio")]
     pub name: String,
+}
+
+/// A sign-up that passed every rule it can check alone.
+pub struct SignUp {
+    pub clinic_name: String,
+    pub admin_name: String,
+    pub email: Email,
+    pub password: String,
+}
+
+impl SignUpRequest {
+    /// Every rule that needs no database; all broken ones in one 422.
+    pub fn validate(self) -> Result<SignUp, ApiError> {
+        let mut v = Validator::new();
+        let clinic_name = v.parse("clinic_name", parse_name(&self.clinic_name));
+        let admin_name = v.parse("admin.name", parse_name(&self.admin.name));
+        let email = v.parse("admin.email", Email::parse(&self.admin.email));
+        v.parse("admin.password", password::check_password_rules(&self.admin.password));
+        v.finish()?;
+        let (Some(clinic_name), Some(admin_name), Some(email)) = (clinic_name, admin_name, email) else {
+            return Err(ApiError::internal("validated fields missing"));
+        };
+        Ok(SignUp {
+            clinic_name,
+            admin_name,
+            email,
+            password: self.admin.password,
+        })
+    }
 }

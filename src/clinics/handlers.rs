@@ -1,15 +1,15 @@
 use crate::auth::Role;
 use crate::auth::{password, queries as auth_queries, throttle};
-use crate::clinics::dto::{ClinicResponse, SignUpRequest, SignUpResponse};
+use crate::clinics::dto::{ClinicResponse, SignUp, SignUpRequest, SignUpResponse};
 use crate::clinics::queries;
-use crate::error::{ApiError, OnConstraint, Problem, Validator};
+use crate::error::{ApiError, OnConstraint, Problem};
 use crate::events::{self, EventType};
 use crate::http::json::Json;
 use crate::practitioners::queries::{NewMembership, insert_membership};
 use crate::state::AppState;
-use crate::values::{Email, parse_name};
+use crate::values::Email;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
 /// Sign up a clinic
@@ -39,35 +39,14 @@ pub async fn create_clinic(
     if !state.config.signup_enabled {
         return Err(ApiError::forbidden("Sign-up is switched off on this server."));
     }
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let clinic_name = v.parse("clinic_name", parse_name(&body.clinic_name));
-    let admin_name = v.parse("admin.name", parse_name(&body.admin.name));
-    let email = v.parse("admin.email", Email::parse(&body.admin.email));
-    v.parse("admin.password", password::check_password_rules(&body.admin.password));
-    v.finish()?;
-    let (Some(clinic_name), Some(admin_name), Some(email)) = (clinic_name, admin_name, email) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
-
+    let SignUp {
+        clinic_name,
+        admin_name,
+        email,
+        password,
+    } = body.into_inner().validate()?;
     let mut conn = state.conn().await?;
-    // An existing login may add a clinic, but only with its own password; failures count
-    // towards the same throttle as sign-in.
-    let existing = auth_queries::user_by_email(&mut conn, email.as_str()).await?;
-    let new_hash = match &existing {
-        Some(user) => {
-            let keys = throttle::sign_in_keys(email.as_str(), &req);
-            throttle::check(&mut conn, &keys).await?;
-            if !password::verify(body.admin.password.clone(), user.password_hash.clone()).await? {
-                throttle::record_failure(&mut conn, &keys).await?;
-                return Err(email_taken());
-            }
-            None
-        }
-        None => Some(password::hash(body.admin.password).await?),
-    };
-    let existing_user = existing.map(|u| u.id);
-
+    let (existing_user, new_hash) = admin_login(&mut conn, &req, &email, password).await?;
     let (clinic, admin) = conn
         .transaction::<_, ApiError, _>(async move |conn| {
             let clinic = queries::insert(conn, &clinic_name).await?;
@@ -99,6 +78,26 @@ pub async fn create_clinic(
         })
         .await?;
     Ok(HttpResponse::Created().json(SignUpResponse { clinic, admin }))
+}
+
+/// The admin's login: an existing one proves it is theirs with its own password (failures
+/// count towards the sign-in throttle); a new one gets the password's hash.
+async fn admin_login(
+    conn: &mut AsyncPgConnection,
+    req: &HttpRequest,
+    email: &Email,
+    password: String,
+) -> Result<(Option<Uuid>, Option<String>), ApiError> {
+    let Some(user) = auth_queries::user_by_email(conn, email.as_str()).await? else {
+        return Ok((None, Some(password::hash(password).await?)));
+    };
+    let keys = throttle::sign_in_keys(email.as_str(), req);
+    throttle::check(conn, &keys).await?;
+    if !password::verify(password, user.password_hash.clone()).await? {
+        throttle::record_failure(conn, &keys).await?;
+        return Err(email_taken());
+    }
+    Ok((Some(user.id), None))
 }
 
 fn email_taken() -> ApiError {

@@ -1,7 +1,9 @@
 use crate::auth::Role;
+use crate::error::{ApiError, Validator};
 use crate::http::patch::Patch;
 use crate::invitations::InvitationResponse;
 use crate::text_enum;
+use crate::values::{Email, parse_external_id, parse_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -125,6 +127,50 @@ pub struct UpsertPractitionerRequest {
     #[serde(default, deserialize_with = "crate::http::json::absent_or_value")]
     #[schema(nullable = false)]
     pub active: Option<bool>,
+}
+
+/// An upsert that passed every rule it can check alone.
+pub struct PractitionerUpsert {
+    pub external_id: String,
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+impl UpsertPractitionerRequest {
+    /// Every rule that needs no database, with the path's external id; all broken ones in one 422.
+    pub fn validate(self, external_id: &str) -> Result<PractitionerUpsert, ApiError> {
+        let mut v = Validator::new();
+        let external_id = v.parse("external_id", parse_external_id(external_id));
+        let name = self.name.as_deref().and_then(|n| v.parse("name", parse_name(n)));
+        let email = self.email.as_deref().and_then(|e| v.parse("email", Email::parse(e)));
+        let role = self.role.map(|r| check_staff_role(Some(r), &mut v));
+        v.finish()?;
+        Ok(PractitionerUpsert {
+            external_id: external_id.ok_or_else(|| ApiError::internal("validated fields missing"))?,
+            name,
+            email,
+            role,
+            active: self.active,
+        })
+    }
+}
+
+/// Staff are practitioners or admins (the default is practitioner); clients have their own
+/// endpoints.
+pub fn check_staff_role(role: Option<Role>, v: &mut Validator) -> Role {
+    match role {
+        None => Role::Practitioner,
+        Some(Role::Client) => {
+            v.add(
+                "role",
+                "must be `practitioner` or `admin`; clients are created under /v1/clients",
+            );
+            Role::Practitioner
+        }
+        Some(r) => r,
+    }
 }
 
 /// A practitioner just created, with the invitation to hand over.

@@ -29,20 +29,6 @@ fn translate(e: diesel::result::Error) -> ApiError {
     }
 }
 
-fn check_staff_role(role: Option<Role>, v: &mut Validator) -> Role {
-    match role {
-        None => Role::Practitioner,
-        Some(Role::Client) => {
-            v.add(
-                "role",
-                "must be `practitioner` or `admin`; clients are created under /v1/clients",
-            );
-            Role::Practitioner
-        }
-        Some(r) => r,
-    }
-}
-
 /// Creates the login (if needed), the pending membership and its invitation.
 async fn create_staff(
     conn: &mut AsyncPgConnection,
@@ -346,65 +332,22 @@ pub async fn upsert_practitioner(
     body: Json<UpsertPractitionerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::PractitionersWrite)?;
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let external_id = v.parse("external_id", parse_external_id(&external_id));
-    let name = body.name.as_deref().and_then(|n| v.parse("name", parse_name(n)));
-    let email = body.email.as_deref().and_then(|e| v.parse("email", Email::parse(e)));
-    let role = body.role.map(|r| check_staff_role(Some(r), &mut v));
-    v.finish()?;
-    let Some(external_id) = external_id else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let upsert = body.into_inner().validate(&external_id)?;
     let clinic_id = caller.clinic_id;
     let mut conn = state.conn().await?;
 
     // Upserts of one external id run one after the other, so exactly one creates it.
     let outcome = conn
         .transaction::<_, ApiError, _>(async move |conn| {
-            crate::db::lock_key(conn, &format!("practitioner:{clinic_id}:{external_id}")).await?;
-            match queries::find_by_external_id_for_update(conn, clinic_id, &external_id).await? {
+            crate::db::lock_key(conn, &format!("practitioner:{clinic_id}:{}", upsert.external_id)).await?;
+            match queries::find_by_external_id_for_update(conn, clinic_id, &upsert.external_id).await? {
                 Some((current, current_email)) => {
                     if_match.check(current.version)?;
-                    if email.as_ref().is_some_and(|e| e.as_str() != current_email) {
-                        return Err(ApiError::validation(
-                            "email",
-                            "cannot be changed: it is the practitioner's login (they can change it themselves)",
-                        ));
-                    }
-                    let changes = MembershipChanges {
-                        name: name.as_deref().filter(|n| *n != current.name),
-                        external_id: None,
-                        active: body.active.filter(|a| *a != current.active),
-                        role: role.filter(|r| *r != current.role),
-                    };
-                    if changes.name.is_none() && changes.active.is_none() && changes.role.is_none() {
-                        return Ok(Upserted::Unchanged(current.into_practitioner(current_email)));
-                    }
-                    Ok(Upserted::Updated(
-                        apply_changes(conn, &current, current_email, changes).await?,
-                    ))
+                    upsert_existing(conn, current, current_email, upsert).await
                 }
                 None => {
                     if_match.check_absent("practitioner with this external id")?;
-                    let mut v = Validator::new();
-                    v.check(name.is_some(), "name", "is required to create a practitioner");
-                    v.check(email.is_some(), "email", "is required to create a practitioner");
-                    v.finish()?;
-                    let (Some(name), Some(email)) = (name, email) else {
-                        return Err(ApiError::internal("validated fields missing"));
-                    };
-                    let role = role.unwrap_or(Role::Practitioner);
-                    let mut created = create_staff(conn, clinic_id, &name, &email, role, Some(&external_id)).await?;
-                    if body.active == Some(false) {
-                        let changes = MembershipChanges {
-                            active: Some(false),
-                            ..Default::default()
-                        };
-                        let row = queries::update(conn, created.practitioner.id, &changes).await?;
-                        created.practitioner = row.into_practitioner(email.into_string());
-                    }
-                    Ok(Upserted::Created(created))
+                    upsert_new(conn, clinic_id, upsert).await.map(Upserted::Created)
                 }
             }
         })
@@ -418,6 +361,61 @@ pub async fn upsert_practitioner(
         }
         Upserted::Updated(p) | Upserted::Unchanged(p) => Ok(answer(HttpResponse::Ok(), &p)),
     }
+}
+
+/// An upsert of a practitioner who exists: changes what differs; the email is their login and
+/// stays.
+async fn upsert_existing(
+    conn: &mut AsyncPgConnection,
+    current: MembershipRow,
+    current_email: String,
+    upsert: PractitionerUpsert,
+) -> Result<Upserted, ApiError> {
+    if upsert.email.as_ref().is_some_and(|e| e.as_str() != current_email) {
+        return Err(ApiError::validation(
+            "email",
+            "cannot be changed: it is the practitioner's login (they can change it themselves)",
+        ));
+    }
+    let changes = MembershipChanges {
+        name: upsert.name.as_deref().filter(|n| *n != current.name),
+        external_id: None,
+        active: upsert.active.filter(|a| *a != current.active),
+        role: upsert.role.filter(|r| *r != current.role),
+    };
+    if changes.name.is_none() && changes.active.is_none() && changes.role.is_none() {
+        return Ok(Upserted::Unchanged(current.into_practitioner(current_email)));
+    }
+    Ok(Upserted::Updated(
+        apply_changes(conn, &current, current_email, changes).await?,
+    ))
+}
+
+/// An upsert of a practitioner who does not exist yet: needs a name and an email, and may
+/// create them inactive.
+async fn upsert_new(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    upsert: PractitionerUpsert,
+) -> Result<PractitionerInvitedResponse, ApiError> {
+    let mut v = Validator::new();
+    v.check(upsert.name.is_some(), "name", "is required to create a practitioner");
+    v.check(upsert.email.is_some(), "email", "is required to create a practitioner");
+    v.finish()?;
+    let (Some(name), Some(email)) = (upsert.name, upsert.email) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let role = upsert.role.unwrap_or(Role::Practitioner);
+    let mut created = create_staff(conn, clinic_id, &name, &email, role, Some(&upsert.external_id)).await?;
+    if upsert.active == Some(false) {
+        let changes = MembershipChanges {
+            active: Some(false),
+            ..Default::default()
+        };
+        let row = queries::update(conn, created.practitioner.id, &changes).await?;
+        created.practitioner = row.into_practitioner(email.into_string());
+    }
+    Ok(created)
 }
 
 enum Upserted {

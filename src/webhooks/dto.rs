@@ -1,5 +1,8 @@
+use crate::error::{ApiError, Validator};
 use crate::events::EventType;
 use crate::http::patch::Patch;
+use crate::values::parse_text;
+use crate::webhooks::target;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -187,4 +190,54 @@ pub struct DeliveryResponse {
 pub struct ListDeliveriesQuery {
     /// Only deliveries in this state.
     pub state: Option<DeliveryState>,
+}
+
+/// The longest description, in characters.
+const MAX_DESCRIPTION: usize = 500;
+
+/// A description as stored: empty when blank.
+pub fn parse_description(raw: &str, v: &mut Validator) -> Option<String> {
+    if raw.trim().is_empty() {
+        return Some(String::new());
+    }
+    v.parse("description", parse_text(raw, MAX_DESCRIPTION))
+}
+
+/// Changes to an endpoint that passed every rule they can check alone.
+pub struct WebhookEdit {
+    pub url: Option<String>,
+    pub events: Option<Vec<EventType>>,
+    /// Empty clears it.
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+impl UpdateWebhookRequest {
+    /// Every rule that needs no database (`block_private`: refuse private-network targets);
+    /// all broken ones in one 422.
+    pub fn validate(self, block_private: bool) -> Result<WebhookEdit, ApiError> {
+        let mut v = Validator::new();
+        let url = self
+            .url
+            .required("url", &mut v)
+            .and_then(|u| v.parse("url", target::parse_url(&u, block_private)))
+            .map(|u| u.to_string());
+        let events = self.events.required("events", &mut v);
+        if let Some(e) = &events {
+            v.check(!e.is_empty(), "events", "must name at least one event type");
+        }
+        let description = match self.description {
+            Patch::Absent => None,
+            Patch::Null => Some(String::new()),
+            Patch::Value(d) => parse_description(&d, &mut v),
+        };
+        let enabled = self.enabled.required("enabled", &mut v);
+        v.finish()?;
+        Ok(WebhookEdit {
+            url,
+            events,
+            description,
+            enabled,
+        })
+    }
 }

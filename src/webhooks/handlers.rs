@@ -6,7 +6,6 @@ use crate::http::json::Json;
 use crate::http::pagination::{Page, PageParams};
 use crate::secrets::random_token;
 use crate::state::AppState;
-use crate::values::parse_text;
 use crate::webhooks::dto::*;
 use crate::webhooks::queries::{self, AttemptRow, DeliveryRow, NewDelivery, NewWebhook, WebhookChanges, WebhookRow};
 use crate::webhooks::{target, worker::PREVIOUS_SECRET_GRACE};
@@ -17,7 +16,6 @@ use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 const SECRET_PREFIX: &str = "whsec_";
-const MAX_DESCRIPTION: usize = 500;
 
 impl WebhookRow {
     pub fn into_response(self) -> WebhookResponse {
@@ -86,13 +84,6 @@ fn event_names(events: Vec<EventType>) -> Vec<String> {
     events.sort();
     events.dedup();
     events.into_iter().map(|e| e.as_str().to_string()).collect()
-}
-
-fn parse_description(raw: &str, v: &mut Validator) -> Option<String> {
-    if raw.trim().is_empty() {
-        return Some(String::new());
-    }
-    v.parse("description", parse_text(raw, MAX_DESCRIPTION))
 }
 
 /// List webhook endpoints
@@ -252,25 +243,9 @@ pub async fn update_webhook(
     body: Json<UpdateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::WebhooksWrite)?;
-    let body = body.into_inner();
-    let mut v = Validator::new();
-    let block = state.config.webhook_block_private_networks;
-    let url = body
-        .url
-        .required("url", &mut v)
-        .and_then(|u| v.parse("url", target::parse_url(&u, block)))
-        .map(|u| u.to_string());
-    let events = body.events.required("events", &mut v);
-    if let Some(e) = &events {
-        v.check(!e.is_empty(), "events", "must name at least one event type");
-    }
-    let description = match body.description {
-        crate::http::patch::Patch::Absent => None,
-        crate::http::patch::Patch::Null => Some(String::new()),
-        crate::http::patch::Patch::Value(d) => parse_description(&d, &mut v),
-    };
-    let enabled = body.enabled.required("enabled", &mut v);
-    v.finish()?;
+    let edit = body
+        .into_inner()
+        .validate(state.config.webhook_block_private_networks)?;
     let (clinic_id, id, permissions) = (caller.clinic_id, *id, caller.permissions);
     let mut conn = state.conn().await?;
     let row = conn
@@ -281,17 +256,16 @@ pub async fn update_webhook(
             if_match.check(current.version)?;
             // Whoever changes an endpoint (its URL included) must be able to read everything
             // it will deliver: otherwise a change could redirect events the changer may not see.
-            let subscribed: Vec<EventType> = match &events {
+            let subscribed: Vec<EventType> = match &edit.events {
                 Some(e) => e.clone(),
                 None => current.event_types.iter().filter_map(|t| t.parse().ok()).collect(),
             };
             EventType::require_readable(&subscribed, permissions, "Delivering")?;
-            let events = events.map(event_names);
             let mut changes = WebhookChanges {
-                url: url.filter(|u| *u != current.url),
-                description: description.filter(|d| *d != current.description),
-                event_types: events.filter(|e| *e != current.event_types),
-                enabled: enabled.filter(|e| *e != current.enabled),
+                url: edit.url.filter(|u| *u != current.url),
+                description: edit.description.filter(|d| *d != current.description),
+                event_types: edit.events.map(event_names).filter(|e| *e != current.event_types),
+                enabled: edit.enabled.filter(|e| *e != current.enabled),
                 ..Default::default()
             };
             if changes.is_empty() {
