@@ -582,8 +582,37 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
     }
     document_no_nul(&mut doc);
     document_if_match(&mut doc);
+    reference_page_items(&mut doc);
     drop_unreferenced_schemas(&mut doc);
     doc
+}
+
+/// A page of a list (`Page_X`) refers to its item schema `X` instead of repeating it inline
+/// (as a generic `Page<T>` is rendered), so generated clients have one type per item.
+fn reference_page_items(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let pages: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| name.starts_with("Page_"))
+        .cloned()
+        .collect();
+    for page in pages {
+        let item = page["Page_".len()..].to_string();
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&page) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("items") else {
+            continue;
+        };
+        let ArrayItems::RefOrSchema(inner) = &mut array.items else {
+            continue;
+        };
+        let inline = std::mem::replace(inner.as_mut(), Ref::from_schema_name(&item).into());
+        components.schemas.entry(item).or_insert(inline);
+    }
 }
 
 /// Removes component schemas nothing refers to. A generic list (`Page<T>`) embeds its item
