@@ -11,7 +11,8 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType};
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
+    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
 };
 use utoipa::openapi::{Content, ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi as _};
@@ -84,6 +85,20 @@ impl Modify for Conventions {
 permissions; the scopes listed on an operation are the permission it needs.",
             )),
         );
+        // The same bearer token, pasted: the interactive docs' *Authorize* dialog offers a box
+        // for a token from `POST /v1/auth/token` (or a demo's curl line) beside the password form.
+        components.add_security_scheme(
+            ACCESS_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from `POST /v1/auth/token` (or an API key `rhk_...`), sent as \
+`Authorization: Bearer <token>`: the same credential as the `bearer` scheme, for pasting one you have.",
+                    ))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
@@ -91,6 +106,25 @@ permissions; the scopes listed on an operation are the permission it needs.",
                 "An API key (`rhk_...`) from `POST /v1/api-keys`; it may do exactly what its scopes say.",
             ))),
         );
+    }
+}
+
+/// The security scheme of a pasted bearer token; every operation that takes the `bearer`
+/// scheme takes it too ([`document_pasted_tokens`]).
+const ACCESS_TOKEN: &str = "access_token";
+
+/// Offers [`ACCESS_TOKEN`] wherever the `bearer` scheme is offered: the same credential,
+/// which the interactive docs send only for the schemes an operation lists.
+fn document_pasted_tokens(op: &mut Operation) {
+    let Some(requirements) = op.security.as_mut() else {
+        return;
+    };
+    let takes_bearer = requirements
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .any(|v| v.get("bearer").is_some());
+    if takes_bearer {
+        requirements.push(SecurityRequirement::new::<_, _, String>(ACCESS_TOKEN, []));
     }
 }
 
@@ -576,6 +610,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .flatten()
         {
             document_permissions(op);
+            document_pasted_tokens(op);
             document_generic_answers(op);
             document_bounded_waits(op, path);
         }

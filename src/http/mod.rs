@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP pieces every endpoint shares.
 
+pub mod compression;
 pub mod etag;
 pub mod idempotency;
 pub mod json;
