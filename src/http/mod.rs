@@ -11,6 +11,7 @@ pub mod patch;
 pub mod query;
 pub mod rejections;
 pub mod routes;
+pub mod timestamp;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;

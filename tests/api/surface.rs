@@ -333,3 +333,70 @@ fn the_operational_endpoints_are_documented() {
     assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
     assert!(doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain"].is_object());
 }
+
+/// Every timestamp in an answer has one form: microseconds, UTC, `Z` (`http::timestamp`),
+/// whatever offset or precision the request used.
+#[actix_web::test]
+async fn timestamps_in_answers_have_one_form() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Clocks", "clocks@example.com").await;
+    let client = app
+        .post("/v1/clients")
+        .bearer(&token)
+        .json(json!({"name": "Tick Tock", "timezone": "Europe/Madrid"}))
+        .send()
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let client_id = client.body["id"].as_str().expect("id").to_string();
+    let routines = app.get("/v1/routines?builtin=true&limit=1").bearer(&token).send().await;
+    assert_eq!(routines.status, 200, "{}", routines.body);
+    let assignment = app
+        .post(&format!("/v1/clients/{client_id}/assignments"))
+        .bearer(&token)
+        .json(json!({"routine_id": routines.body["items"][0]["id"], "schedule": {"start_date": "2026-01-05"}}))
+        .send()
+        .await;
+    assert_eq!(assignment.status, 201, "{}", assignment.body);
+    // Sent with an offset and no fraction: answered in UTC with six digits.
+    let log = app
+        .post(&format!(
+            "/v1/assignments/{}/sessions",
+            assignment.body["id"].as_str().expect("id")
+        ))
+        .bearer(&token)
+        .json(json!({"performed_at": "2026-02-03T10:00:00+01:00", "pain_before": 3}))
+        .send()
+        .await;
+    assert_eq!(log.status, 201, "{}", log.body);
+    assert_eq!(log.body["performed_at"], "2026-02-03T09:00:00.000000Z");
+
+    let form = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$").expect("regex");
+    let looks_like_a_timestamp = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T").expect("regex");
+    fn strings<'v>(v: &'v Value, out: &mut Vec<&'v str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut seen = 0;
+    for path in [
+        format!("/v1/clients/{client_id}"),
+        "/v1/clients".to_string(),
+        format!("/v1/clients/{client_id}/sessions"),
+        format!("/v1/clients/{client_id}/assignments"),
+        "/v1/events".to_string(),
+        "/v1/me".to_string(),
+    ] {
+        let res = app.get(&path).bearer(&token).send().await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        let mut found = Vec::new();
+        strings(&res.body, &mut found);
+        for s in found.into_iter().filter(|s| looks_like_a_timestamp.is_match(s)) {
+            seen += 1;
+            assert!(form.is_match(s), "{path}: {s}");
+        }
+    }
+    assert!(seen >= 10, "only {seen} timestamps checked");
+}
