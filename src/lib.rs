@@ -132,6 +132,6 @@ pub fn build_app(
         .wrap(request_metrics)
         .wrap(from_fn(http::request_id_header))
         .wrap(actix_web::middleware::Compress::default())
-        .wrap(from_fn(http::compression::keep_secrets_uncompressed))
+        .wrap(from_fn(http::compression::choose_encoding))
         .wrap(tracing_actix_web::TracingLogger::default())
 }

@@ -4,11 +4,15 @@
 //! chose, a reflected field) leaks it through the compressed length (BREACH). The operations
 //! that answer with one are listed here, in one place, and their requests reach `Compress`
 //! without `Accept-Encoding`, so their answers go out as they are (and without `Vary`).
+//!
+//! An `Accept-Encoding` that accepts nothing we can send (`identity;q=0, br`) gets the answer
+//! unencoded too (RFC 9110 allows it), not `Compress`'s plain-text 406, which no operation
+//! documents.
 
 use super::routes::Routes;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::ACCEPT_ENCODING;
+use actix_web::http::header::{ACCEPT_ENCODING, AcceptEncoding, Encoding, Header};
 use actix_web::middleware::Next;
 use actix_web::web;
 
@@ -32,9 +36,12 @@ pub fn carries_secret(operation_id: &str) -> bool {
     SECRET_ANSWERS.contains(&operation_id)
 }
 
-/// Wraps `Compress`: a request for an operation in [`SECRET_ANSWERS`] loses its
-/// `Accept-Encoding`, so its answer is never compressed.
-pub async fn keep_secrets_uncompressed(
+/// The encodings `Compress` can send (actix-web's `compress-gzip` feature).
+const SENDABLE: [Encoding; 3] = [Encoding::identity(), Encoding::gzip(), Encoding::deflate()];
+
+/// Wraps `Compress`: a request for an operation in [`SECRET_ANSWERS`], or one that accepts none
+/// of the [`SENDABLE`] encodings, loses its `Accept-Encoding`, so its answer is not compressed.
+pub async fn choose_encoding(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -42,7 +49,8 @@ pub async fn keep_secrets_uncompressed(
         .app_data::<web::Data<Routes>>()
         .and_then(|routes| routes.find(req.method(), req.path()))
         .is_some_and(|route| carries_secret(&route.operation_id));
-    if secret {
+    let unsatisfiable = AcceptEncoding::parse(&req).is_ok_and(|accepted| accepted.negotiate(SENDABLE.iter()).is_none());
+    if secret || unsatisfiable {
         req.headers_mut().remove(ACCEPT_ENCODING);
     }
     next.call(req).await

@@ -181,7 +181,17 @@ async fn answers_are_compressed_when_the_client_accepts_it() {
     assert_eq!(bundle.header("content-encoding"), Some("gzip"));
     assert!(gunzip(&bundle.raw).len() > 1_000_000);
 
-    // An API answer too, and a problem.
+    // Nothing we can send is acceptable: the answer goes out unencoded, not as a 406.
+    let none = app
+        .get("/openapi.json")
+        .header("accept-encoding", "identity;q=0, br")
+        .send()
+        .await;
+    assert_eq!(none.status, 200);
+    assert_eq!(none.header("content-encoding"), None);
+    assert_eq!(none.raw, plain.raw);
+
+    // An API answer too.
     let token = app.admin_token("Packed", "packed@example.com").await;
     let me = app
         .get("/v1/me")
