@@ -1,7 +1,19 @@
 # Multi-stage build: compile with the Rust toolchain, ship a slim runtime image.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
+
+# Dependencies first, in a layer of their own: built against stub sources, so the layer is reused
+# until Cargo.toml or Cargo.lock change, and editing src/ rebuilds only the service itself.
 COPY Cargo.toml Cargo.lock build.rs rustfmt.toml ./
+RUN mkdir -p src tests/api benches migrations \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs tests/api/main.rs \
+    && echo 'fn main() {}' > benches/http.rs \
+    && cargo build --release --locked \
+    && rm -rf src target/release/.fingerprint/rehabit-* target/release/deps/rehabit-* \
+        target/release/deps/librehabit-* target/release/rehabit*
+
+# The service itself.
 COPY src ./src
 COPY migrations ./migrations
 RUN cargo build --release --locked

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod clients;
 pub mod clinics;
 pub mod config;
@@ -66,6 +67,12 @@ pub fn request_metrics(metrics: &ops::Metrics) -> Result<PrometheusMetrics, Stri
         .map_err(|e| e.to_string())
 }
 
+/// The interactive docs' settings: the page makes no request outside this service (no online
+/// validator of the document).
+fn docs_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::default().validator_url("none")
+}
+
 /// The whole application: routes, documentation, conventions and middleware.
 pub fn build_app(
     state: AppState,
@@ -97,7 +104,16 @@ pub fn build_app(
         .app_data(web::QueryConfig::default().error_handler(http::rejections::query_error_handler))
         .app_data(web::PathConfig::default().error_handler(http::rejections::path_error_handler))
         .app_data(web::FormConfig::default().error_handler(http::rejections::form_error_handler))
-        .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", doc))
+        .service(
+            SwaggerUi::new("/swagger-ui/{_:.*}")
+                .url("/openapi.json", doc)
+                .config(docs_config()),
+        )
+        // The service's root leads to its docs.
+        .route(
+            "/",
+            web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs")).finish() }),
+        )
         .route(
             "/docs",
             web::get().to(|| async {
@@ -115,5 +131,7 @@ pub fn build_app(
         .wrap(from_fn(auth::rate_limit::headers_middleware))
         .wrap(request_metrics)
         .wrap(from_fn(http::request_id_header))
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap(from_fn(http::compression::choose_encoding))
         .wrap(tracing_actix_web::TracingLogger::default())
 }

@@ -1,56 +1,36 @@
 //! `rehabit [serve|migrate|openapi|demo|user|audit]`: serve the API (default), run migrations,
 //! print the OpenAPI document, fill a new demo clinic with plausible data (`rehabit demo --help`),
 //! reset a login's password as the operator (`rehabit user reset-password EMAIL`), or check the
-//! audit trail's hash chains (`rehabit audit verify`).
+//! audit trail's hash chains (`rehabit audit verify`). The arguments are read by `rehabit::cli`.
 
+use clap::Parser;
+use rehabit::cli::{AuditCommand, Cli, Command, UserCommand};
 use rehabit::config::{Config, redact_url};
 use rehabit::shutdown::{Phase, Shutdown};
 use rehabit::{db, ops, state::AppState, telemetry};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: rehabit [serve|migrate|openapi]
-       rehabit demo [--clients N] [--weeks W] [--seed S] [--json]
-       rehabit user reset-password EMAIL [--password-stdin]
-       rehabit audit verify [--clinic ID] [--head CLINIC:COUNT:HASH]...";
-
-const USER_USAGE: &str = "usage: rehabit user reset-password EMAIL [--password-stdin]
-
-Sets a new password for the login with this email and ends all its sign-ins, in every clinic.
-This is how the password of a login shared by clinics is reset (no clinic may reset it).
-Without --password-stdin a random password is generated and printed once; with it, the first
-line of standard input is the new password (at least 10 characters), so it never appears in
-the process list or the shell history.";
-
-const AUDIT_USAGE: &str = "usage: rehabit audit verify [--clinic ID] [--head CLINIC:COUNT:HASH]...
-  Recomputes each clinic's audit hash chain (or one clinic's) and names the first event that
-  was altered or removed. Every head the service published (audit_heads) is checked, and so is
-  each --head given, as the log line `audit chain head` printed it (clinic_id:count:head).
-  Exit status 0 when every chain holds, 1 when one does not, 2 for bad arguments.";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let command = args.get(1).cloned().unwrap_or_else(|| "serve".into());
-    match command.as_str() {
-        "openapi" => match serde_json::to_string_pretty(&rehabit::openapi_document()) {
+    match Cli::parse().into_command() {
+        Command::Openapi => match serde_json::to_string_pretty(&rehabit::openapi_document()) {
             Ok(doc) => {
                 println!("{doc}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("could not render the OpenAPI document: {e}")),
         },
-        "migrate" | "serve" => match run(command == "serve").await {
+        command @ (Command::Migrate | Command::Serve) => match run(command == Command::Serve).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => fail(&message),
         },
-        "demo" => demo(&args[2..]).await,
-        "user" => user(&args[2..]).await,
-        "audit" => audit(&args[2..]).await,
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => fail(&format!("unknown command `{other}`; {USAGE}")),
+        Command::Demo(args) => demo(args.options()).await,
+        Command::User {
+            command: UserCommand::ResetPassword { email, password_stdin },
+        } => user(email, password_stdin).await,
+        Command::Audit {
+            command: AuditCommand::Verify { clinic, heads },
+        } => audit(clinic, heads).await,
     }
 }
 
@@ -84,20 +64,8 @@ async fn prepare_database(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `rehabit demo`: a new demo clinic in the database at DATABASE_URL. Bad arguments are a usage
-/// error (exit status 2).
-async fn demo(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{}", rehabit::demo::USAGE);
-        return ExitCode::SUCCESS;
-    }
-    let options = match rehabit::demo::Options::parse(args) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("rehabit demo: {message}\n{}", rehabit::demo::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+/// `rehabit demo`: a new demo clinic in the database at DATABASE_URL.
+async fn demo(options: rehabit::demo::Options) -> ExitCode {
     let made = async {
         let config = Config::from_env()?;
         // Logs go to standard error: standard output is the report (`--json` for scripts).
@@ -124,20 +92,7 @@ async fn demo(args: &[String]) -> ExitCode {
 }
 
 /// `rehabit user reset-password EMAIL [--password-stdin]`.
-async fn user(args: &[String]) -> ExitCode {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USER_USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let from_stdin = args.iter().any(|a| a == "--password-stdin");
-    let rest: Vec<&String> = args.iter().filter(|a| *a != "--password-stdin").collect();
-    let email = match rest.as_slice() {
-        [command, email] if command.as_str() == "reset-password" && !email.starts_with('-') => email.to_string(),
-        _ => {
-            eprintln!("rehabit user: expected `reset-password EMAIL`\n{USER_USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+async fn user(email: String, from_stdin: bool) -> ExitCode {
     let done = async {
         let password = if from_stdin {
             let mut line = String::new();
@@ -271,40 +226,7 @@ async fn stop_on_signal(server: actix_web::dev::ServerHandle, shutdown: Shutdown
 }
 
 /// `rehabit audit verify`: checks the audit trail's chains in the database at DATABASE_URL.
-async fn audit(args: &[String]) -> ExitCode {
-    let usage = |message: &str| {
-        eprintln!("rehabit audit: {message}\n{AUDIT_USAGE}");
-        ExitCode::from(2)
-    };
-    match args.first().map(String::as_str) {
-        Some("verify") => {}
-        Some("-h" | "--help") => {
-            println!("{AUDIT_USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => return usage(&format!("unknown audit command `{other}`")),
-        None => return usage("say what to do"),
-    }
-    let mut clinic = None;
-    let mut heads = Vec::new();
-    let mut rest = args[1..].iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{AUDIT_USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--clinic" => match rest.next().map(|v| v.parse::<uuid::Uuid>()) {
-                Some(Ok(id)) => clinic = Some(id),
-                _ => return usage("--clinic needs a clinic id (a UUID)"),
-            },
-            "--head" => match rest.next().and_then(|v| parse_head(v)) {
-                Some(head) => heads.push(head),
-                None => return usage("--head needs CLINIC_ID:COUNT:HASH (hash in hex)"),
-            },
-            other => return usage(&format!("unknown argument `{other}`")),
-        }
-    }
+async fn audit(clinic: Option<uuid::Uuid>, heads: Vec<rehabit::audit::chain::Head>) -> ExitCode {
     let checked = async {
         let config = Config::from_env()?;
         telemetry::init_stderr(config.log_format);
@@ -342,18 +264,6 @@ async fn audit(args: &[String]) -> ExitCode {
         }
         Err(message) => fail(&message),
     }
-}
-
-/// `CLINIC_ID:COUNT:HASH`, as the `audit chain head` log line gives them.
-fn parse_head(s: &str) -> Option<rehabit::audit::chain::Head> {
-    let mut parts = s.split(':');
-    let clinic_id = parts.next()?.parse().ok()?;
-    let seq = parts.next()?.parse().ok()?;
-    let hash = hex::decode(parts.next()?).ok().filter(|h| h.len() == 32)?;
-    parts
-        .next()
-        .is_none()
-        .then_some(rehabit::audit::chain::Head { clinic_id, seq, hash })
 }
 
 /// Installs or updates the built-in exercises and routines (idempotent).

@@ -11,7 +11,8 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType};
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
+    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
 };
 use utoipa::openapi::{Content, ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi as _};
@@ -84,6 +85,20 @@ impl Modify for Conventions {
 permissions; the scopes listed on an operation are the permission it needs.",
             )),
         );
+        // The same bearer token, pasted: the interactive docs' *Authorize* dialog offers a box
+        // for a token from `POST /v1/auth/token` (or a demo's curl line) beside the password form.
+        components.add_security_scheme(
+            ACCESS_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from `POST /v1/auth/token` (or an API key `rhk_...`), sent as \
+`Authorization: Bearer <token>`: the same credential as the `bearer` scheme, for pasting one you have.",
+                    ))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
@@ -91,6 +106,25 @@ permissions; the scopes listed on an operation are the permission it needs.",
                 "An API key (`rhk_...`) from `POST /v1/api-keys`; it may do exactly what its scopes say.",
             ))),
         );
+    }
+}
+
+/// The security scheme of a pasted bearer token; every operation that takes the `bearer`
+/// scheme takes it too ([`document_pasted_tokens`]).
+const ACCESS_TOKEN: &str = "access_token";
+
+/// Offers [`ACCESS_TOKEN`] wherever the `bearer` scheme is offered: the same credential,
+/// which the interactive docs send only for the schemes an operation lists.
+fn document_pasted_tokens(op: &mut Operation) {
+    let Some(requirements) = op.security.as_mut() else {
+        return;
+    };
+    let takes_bearer = requirements
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .any(|v| v.get("bearer").is_some());
+    if takes_bearer {
+        requirements.push(SecurityRequirement::new::<_, _, String>(ACCESS_TOKEN, []));
     }
 }
 
@@ -576,14 +610,44 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .flatten()
         {
             document_permissions(op);
+            document_pasted_tokens(op);
             document_generic_answers(op);
             document_bounded_waits(op, path);
         }
     }
     document_no_nul(&mut doc);
     document_if_match(&mut doc);
+    reference_page_items(&mut doc);
     drop_unreferenced_schemas(&mut doc);
     doc
+}
+
+/// A page of a list (`Page_X`) refers to its item schema `X` instead of repeating it inline
+/// (as a generic `Page<T>` is rendered), so generated clients have one type per item.
+fn reference_page_items(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let pages: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| name.starts_with("Page_"))
+        .cloned()
+        .collect();
+    for page in pages {
+        let item = page["Page_".len()..].to_string();
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&page) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("items") else {
+            continue;
+        };
+        let ArrayItems::RefOrSchema(inner) = &mut array.items else {
+            continue;
+        };
+        let inline = std::mem::replace(inner.as_mut(), Ref::from_schema_name(&item).into());
+        components.schemas.entry(item).or_insert(inline);
+    }
 }
 
 /// Removes component schemas nothing refers to. A generic list (`Page<T>`) embeds its item

@@ -23,10 +23,13 @@ pub struct ApiKeyResponse {
     /// The member who created the key.
     pub created_by: Option<Uuid>,
     /// When the key stops working; `null`: never.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub expires_at: Option<DateTime<Utc>>,
     /// When the key was last used (updated at most once a minute); `null`: never.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// When the key was created.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

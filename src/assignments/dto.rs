@@ -362,8 +362,10 @@ pub struct AssignmentItemResponse {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PauseResponse {
     /// When it was paused.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub paused_at: DateTime<Utc>,
     /// When it was resumed; `null` while still paused.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub resumed_at: Option<DateTime<Utc>>,
 }
 
@@ -390,14 +392,17 @@ pub struct AssignmentResponse {
     /// The pauses, oldest first.
     pub pauses: Vec<PauseResponse>,
     /// When it was completed or cancelled.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// The exercises, in order.
     pub items: Vec<AssignmentItemResponse>,
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When it was given.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -46,6 +46,7 @@ pub struct AuditEventResponse {
     /// The event's id (time-ordered).
     pub id: Uuid,
     /// When the request was answered (for a change: when it was made).
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub occurred_at: DateTime<Utc>,
     /// Who acted.
     pub actor: AuditActor,
@@ -108,6 +109,7 @@ pub struct AccessLogEntry {
     /// The audit event's id.
     pub id: Uuid,
     /// When.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub occurred_at: DateTime<Utc>,
     /// Who.
     pub actor: AccessLogActor,

@@ -26,14 +26,17 @@ pub struct ClientResponse {
     /// True once archived; an archived client has no access.
     pub archived: bool,
     /// When the client was archived.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub archived_at: Option<DateTime<Utc>>,
     /// Whether the client has accepted an invitation and can sign in.
     pub has_login: bool,
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When the client was added.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the client last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -44,6 +47,7 @@ pub struct ClientListItem {
     pub client: ClientResponse,
     /// When the client's latest session log was performed (deleted logs aside); `null` before
     /// the first.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub last_session_at: Option<DateTime<Utc>>,
     /// Done ÷ due over the last 14 days of the client's calendar, today included once done, as
     /// in the progress report; from 0 to 1, `null` when nothing was due.

@@ -45,8 +45,10 @@ pub struct ClinicResponse {
     /// Increases with every change.
     pub version: i64,
     /// When the clinic signed up.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the clinic last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

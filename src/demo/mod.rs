@@ -35,16 +35,6 @@ pub const DEFAULT_SEED: u64 = 7301;
 pub const MAX_CLIENTS: u32 = 100_000;
 pub const MAX_WEEKS: u32 = 52;
 
-pub const USAGE: &str = "usage: rehabit demo [--clients N] [--weeks W] [--seed S] [--json]
-
-Creates a new demo clinic in the database at DATABASE_URL (creating the database and running
-migrations if needed) and prints its logins and a few curl lines to try.
-
-  --clients N   clients to create, 1-100000 (default 3; the first 3 get logins)
-  --weeks W     weeks of session logs up to yesterday, 1-52 (default 6)
-  --seed S      seed of the generated data, a whole number (default 7301)
-  --json        print one JSON object (logins, ids, row counts, time taken) instead";
-
 const ADMIN_NAME: &str = "Ana Ruiz";
 const PRACTITIONER_NAME: &str = "Pat Morgan";
 /// Clients generated and inserted at a time: bounds memory whatever the clinic's size.
@@ -68,50 +58,6 @@ impl Default for Options {
             seed: DEFAULT_SEED,
             json: false,
         }
-    }
-}
-
-fn number(flag: &str, value: &str, range: std::ops::RangeInclusive<u32>) -> Result<u32, String> {
-    value.parse::<u32>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-        format!(
-            "`{flag}` must be a whole number from {} to {}, not `{value}`",
-            range.start(),
-            range.end()
-        )
-    })
-}
-
-impl Options {
-    /// Reads the arguments after `demo`: `--flag value` or `--flag=value`.
-    pub fn parse(args: &[String]) -> Result<Self, String> {
-        let mut options = Options::default();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            match flag {
-                "--json" if inline.is_none() => options.json = true,
-                "--clients" | "--weeks" | "--seed" => {
-                    let value = match inline {
-                        Some(v) => v,
-                        None => args.next().cloned().ok_or_else(|| format!("`{flag}` needs a value"))?,
-                    };
-                    match flag {
-                        "--clients" => options.clients = number(flag, &value, 1..=MAX_CLIENTS)?,
-                        "--weeks" => options.weeks = number(flag, &value, 1..=MAX_WEEKS)?,
-                        _ => {
-                            options.seed = value
-                                .parse()
-                                .map_err(|_| format!("`--seed` must be a whole number, not `{value}`"))?
-                        }
-                    }
-                }
-                _ => return Err(format!("unknown argument `{arg}`")),
-            }
-        }
-        Ok(options)
     }
 }
 
@@ -462,41 +408,6 @@ pub async fn run(conn: &mut AsyncPgConnection, options: &Options) -> Result<Repo
 mod tests {
     use super::*;
     use diesel::pg::Pg;
-
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn options_have_defaults_and_take_both_spellings() {
-        assert_eq!(Options::parse(&[]), Ok(Options::default()));
-        assert_eq!(
-            Options::parse(&args("--clients 2000 --weeks=12 --seed 9 --json")),
-            Ok(Options {
-                clients: 2000,
-                weeks: 12,
-                seed: 9,
-                json: true
-            })
-        );
-    }
-
-    #[test]
-    fn bad_options_say_what_is_wrong() {
-        for (given, says) in [
-            ("--clients", "needs a value"),
-            ("--clients 0", "from 1 to 100000"),
-            ("--clients many", "not `many`"),
-            ("--weeks 53", "from 1 to 52"),
-            ("--seed -1", "`--seed`"),
-            ("--json=yes", "unknown argument `--json=yes`"),
-            ("--client 3", "unknown argument `--client`"),
-            ("extra", "unknown argument `extra`"),
-        ] {
-            let err = Options::parse(&args(given)).expect_err(given);
-            assert!(err.contains(says), "{given}: {err}");
-        }
-    }
 
     #[test]
     fn tags_are_short_and_fit_in_an_email_domain() {

@@ -25,6 +25,7 @@ pub struct EraseClientRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EraseClientResponse {
     /// When the client's data was erased.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub erased_at: DateTime<Utc>,
     /// Rows deleted, per table.
     #[schema(value_type = std::collections::BTreeMap<String, i64>)]

@@ -14,6 +14,7 @@ pub struct EventResponse {
     #[schema(value_type = EventType)]
     pub event_type: String,
     /// When the change was made (its transaction's time).
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub occurred_at: DateTime<Utc>,
     /// The resource as the API shows it after the change (e.g. the client for `client.updated`).
     #[schema(value_type = Object)]

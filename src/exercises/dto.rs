@@ -392,12 +392,15 @@ pub struct ExerciseResponse {
     /// Archived exercises are hidden from lists unless `include_archived=true`.
     pub archived: bool,
     /// When it was archived.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub archived_at: Option<DateTime<Utc>>,
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When it was created.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -26,7 +26,9 @@ const CHUNK: usize = 32 * 1024;
 #[derive(Debug, Serialize)]
 pub struct LoginSection {
     pub email: String,
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub accepted_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -233,7 +235,8 @@ pub async fn write(
                         serde_json::json!({
                             "id": id, "exercise_id": exercise_id, "sets": sets, "reps": reps,
                             "hold_seconds": hold, "duration_seconds": duration, "rest_seconds": rest,
-                            "side": side, "notes": notes, "removed_at": removed_at,
+                            "side": side, "notes": notes,
+                            "removed_at": removed_at.as_ref().map(crate::http::timestamp::format),
                         }),
                     )
                 },

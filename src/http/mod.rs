@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP pieces every endpoint shares.
 
+pub mod compression;
 pub mod etag;
 pub mod idempotency;
 pub mod json;
@@ -10,6 +11,7 @@ pub mod patch;
 pub mod query;
 pub mod rejections;
 pub mod routes;
+pub mod timestamp;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;

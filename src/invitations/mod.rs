@@ -32,6 +32,7 @@ pub struct InvitationResponse {
     #[schema(example = "rhi_3q2Vx...")]
     pub token: String,
     /// When the invitation stops working (7 days after it was made).
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub expires_at: DateTime<Utc>,
 }
 

@@ -57,8 +57,10 @@ pub struct PractitionerResponse {
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When the practitioner was added.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the practitioner last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

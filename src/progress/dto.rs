@@ -66,6 +66,7 @@ pub struct MeasurementPoint {
     /// The date of the log, in the client's calendar.
     pub date: NaiveDate,
     /// When the log was performed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub performed_at: DateTime<Utc>,
     /// The session log it was recorded in.
     pub session_id: Uuid,

@@ -183,8 +183,10 @@ pub struct RoutineResponse {
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When it was created.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -241,6 +241,7 @@ text_enum! {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReviewResponse {
     /// When it was reviewed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub reviewed_at: DateTime<Utc>,
     /// The practitioner who reviewed it.
     pub reviewed_by: Option<Uuid>,
@@ -258,6 +259,7 @@ pub struct SessionResponse {
     /// The assignment performed.
     pub assignment_id: Uuid,
     /// When it was done.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub performed_at: DateTime<Utc>,
     /// The date it counts for, in the client's calendar.
     pub local_date: NaiveDate,
@@ -287,8 +289,10 @@ pub struct SessionResponse {
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When it was logged.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

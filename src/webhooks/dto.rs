@@ -28,8 +28,10 @@ pub struct WebhookResponse {
     /// Why the service turned the endpoint off; `null` while enabled or when a person did.
     pub disabled_reason: Option<String>,
     /// When the endpoint was turned off.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub disabled_at: Option<DateTime<Utc>>,
     /// Until when the secret before the last rotation also signs deliveries.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Who registered the endpoint; `null` for endpoints registered before this was recorded.
     /// Its subscriptions were checked against that caller's permissions, and every change is
@@ -39,8 +41,10 @@ pub struct WebhookResponse {
     /// Increases with every change; send it back in `If-Match`.
     pub version: i64,
     /// When the endpoint was registered.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the endpoint last changed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -86,6 +90,7 @@ pub struct RotatedSecretResponse {
     #[schema(example = "whsec_Jf3kq0VZpXw2bLr8nHc5tYd1uGs7mAe4oKi9xPz6QvE")]
     pub secret: String,
     /// Until then the previous secret signs deliveries too (a second `v1` in the signature).
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub previous_secret_expires_at: DateTime<Utc>,
 }
 
@@ -146,6 +151,7 @@ crate::text_enum! {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AttemptResponse {
     /// When the request started.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub attempted_at: DateTime<Utc>,
     /// The receiver's HTTP status; `null` when no answer came.
     #[schema(example = 200)]
@@ -173,12 +179,15 @@ pub struct DeliveryResponse {
     /// Where the delivery stands.
     pub state: DeliveryState,
     /// When the next attempt is due (while pending).
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The delivery this one repeats, for redeliveries.
     pub redelivery_of: Option<Uuid>,
     /// When the delivery was queued.
+    #[serde(serialize_with = "crate::http::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it succeeded or finally failed.
+    #[serde(serialize_with = "crate::http::timestamp::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
     /// Every attempt, oldest first.
     pub attempts: Vec<AttemptResponse>,

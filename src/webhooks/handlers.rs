@@ -403,7 +403,7 @@ pub async fn ping_webhook(
     let payload = serde_json::json!({
         "id": event_id,
         "type": "ping",
-        "occurred_at": now,
+        "occurred_at": crate::http::timestamp::format(&now),
         "data": {"webhook_id": webhook.id, "message": "A test event from Rehabit."},
     });
     let row = queries::insert_delivery(

@@ -477,8 +477,8 @@ impl Worker {
             {
                 let reason = format!(
                     "Disabled automatically at {}: every delivery attempt since {} failed (last: {}). Fix the receiver, then PATCH {{\"enabled\": true}}.",
-                    now.to_rfc3339(),
-                    since.to_rfc3339(),
+                    crate::http::timestamp::format(&now),
+                    crate::http::timestamp::format(&since),
                     outcome.error.as_deref().unwrap_or("unknown error"),
                 );
                 diesel::update(endpoint.filter(webhooks::enabled.eq(true)))

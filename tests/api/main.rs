@@ -17,3 +17,4 @@ mod progress;
 mod security;
 mod sessions;
 mod stewardship;
+mod surface;
