@@ -190,7 +190,7 @@ pub async fn create_assignment(
     body: Json<CreateAssignmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::AssignmentsWrite)?;
-    let new = body.into_inner().validate()?;
+    let mut new = body.into_inner().validate()?;
     let giving = Giving {
         id: Uuid::now_v7(),
         clinic_id: caller.clinic_id,
@@ -212,7 +212,7 @@ pub async fn create_assignment(
                 ),
                 None => None,
             };
-            let items = match (new.items.clone(), &routine) {
+            let items = match (new.items.take(), &routine) {
                 (Some(items), _) => item_rows(conn, clinic_id, assignment_id, items).await?,
                 (None, Some(r)) => routine_queries::items(conn, r.routine.clinic_id, r.routine.id)
                     .await?
@@ -226,7 +226,7 @@ pub async fn create_assignment(
             }
             let name = new
                 .name
-                .clone()
+                .take()
                 .or_else(|| routine.map(|r| r.routine.name))
                 .unwrap_or_default();
             let row = queries::insert(conn, &AssignmentRow::new(giving, &new, name)).await?;

@@ -101,10 +101,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let route = req
-        .app_data::<web::Data<crate::http::routes::Routes>>()
-        .and_then(|routes| routes.find(req.method(), req.path()).cloned());
-    let Some(route) = route else {
+    let Some(route) = crate::http::routes::of_request(&req) else {
         // Not a documented operation (a 404 or 405 of the default service, the docs' assets).
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };

@@ -14,7 +14,7 @@ use crate::exercises::dto::ItemSide;
 use crate::routines::queries::ItemRow as RoutineItemRow;
 use crate::sessions::dto::Content;
 use crate::sessions::dto::{EntryBody, EntrySide, LoggedByRole, MeasurementBody, MeasurementKind, MeasurementSide};
-use crate::sessions::queries::{EntryRow, MeasurementRow, SessionRow, entry_rows, is_flagged, measurement_rows};
+use crate::sessions::queries::{EntryRow, Logger, MeasurementRow, SessionRow, entry_rows, measurement_rows};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
@@ -531,29 +531,14 @@ pub fn client(setting: &Setting<'_>, index: u32, ids: &mut dyn FnMut() -> Uuid) 
             &content.measurements,
         ));
         let logged_at = d.performed_at + Duration::seconds(i64::from(d.duration_seconds) + 60);
+        let logger = Logger {
+            role: logged_by_role,
+            by: logged_by,
+        };
         sessions.push(SessionRow {
-            id: session_id,
-            clinic_id: setting.clinic_id,
-            client_id: id,
-            assignment_id,
-            performed_at: content.performed_at,
-            local_date: local_date(content.performed_at, tz),
-            duration_seconds: content.duration_seconds,
-            pain_before: content.pain_before,
-            pain_after: content.pain_after,
-            effort: content.effort,
-            notes: content.notes.clone(),
-            logged_by,
-            logged_by_role,
-            flagged: is_flagged(content.pain_before, content.pain_after),
-            reviewed_at: None,
-            reviewed_by: None,
-            review_note: None,
-            content_hash: content.hash(assignment_id),
-            deleted_at: None,
-            version: 1,
             created_at: logged_at,
             updated_at: logged_at,
+            ..SessionRow::new(session_id, setting.clinic_id, (assignment_id, id), tz, &content, logger)
         });
     }
 
@@ -579,6 +564,7 @@ pub fn client(setting: &Setting<'_>, index: u32, ids: &mut dyn FnMut() -> Uuid) 
 mod tests {
     use super::*;
     use crate::library::content::{HIP_MOBILITY, HIP_STRENGTHENING, ROUTINES};
+    use crate::sessions::queries::is_flagged;
 
     /// The built-in routines as the database holds them.
     fn program() -> Vec<Homework> {

@@ -9,12 +9,11 @@
 //! unencoded too (RFC 9110 allows it), not `Compress`'s plain-text 406, which no operation
 //! documents.
 
-use super::routes::Routes;
+use super::routes;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{ACCEPT_ENCODING, AcceptEncoding, Encoding, Header};
 use actix_web::middleware::Next;
-use actix_web::web;
 
 /// The operations whose answer carries a secret: tokens, API keys, signing secrets, invitation
 /// tokens (a new practitioner's too), and calendar feed URLs when they come. A test checks that
@@ -45,10 +44,7 @@ pub async fn choose_encoding(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let secret = req
-        .app_data::<web::Data<Routes>>()
-        .and_then(|routes| routes.find(req.method(), req.path()))
-        .is_some_and(|route| carries_secret(&route.operation_id));
+    let secret = routes::of_request(&req).is_some_and(|route| carries_secret(&route.operation_id));
     let unsatisfiable = AcceptEncoding::parse(&req).is_ok_and(|accepted| accepted.negotiate(SENDABLE.iter()).is_none());
     if secret || unsatisfiable {
         req.headers_mut().remove(ACCEPT_ENCODING);

@@ -13,7 +13,7 @@
 //! endpoint is strict the day it is documented. Rules that need more than one parameter (`to`
 //! before `from`) stay with the handler, as 422s.
 
-use super::routes::{Route, Routes};
+use super::routes::Route;
 use crate::error::ApiError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -222,9 +222,7 @@ pub async fn strict_query(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let route = req
-        .app_data::<web::Data<Routes>>()
-        .and_then(|routes| routes.find(req.method(), req.path()).cloned());
+    let route = super::routes::of_request(&req);
     let verdict = match (route, req.app_data::<web::Data<QueryRules>>()) {
         (Some(route), Some(rules)) => rules.check(&route, req.query_string()),
         // Not an operation of the document: its own rules apply.

@@ -7,9 +7,16 @@
 //!   `Allow`, RFC 9110): each handler is its own actix resource with a method guard, so a path
 //!   served with other methods falls through to it;
 //! - strict query strings (`http::query`) look up the operation's parameters;
-//! - the audit trail names the operation and the resource its path holds.
+//! - the audit trail names the operation and the resource its path holds;
+//! - compression leaves the answers that carry a secret alone.
+//!
+//! A request's operation is found once ([`of_request`]) and kept with the request for the others.
 
+use actix_web::HttpMessage;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
+use actix_web::web;
+use std::sync::Arc;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::Operation;
 
@@ -96,7 +103,7 @@ fn success_status(method: &Method, op: &Operation) -> u16 {
 
 /// Every documented operation.
 #[derive(Debug, Clone, Default)]
-pub struct Routes(Vec<Route>);
+pub struct Routes(Vec<Arc<Route>>);
 
 impl Routes {
     pub fn from_openapi(doc: &OpenApi) -> Self {
@@ -107,7 +114,7 @@ impl Routes {
                 let Some(op) = op else { continue };
                 let status = success_status(&method, op);
                 let id = op.operation_id.as_deref().unwrap_or_default();
-                routes.push(Route::new(method, template, id, status));
+                routes.push(Arc::new(Route::new(method, template, id, status)));
             }
         }
         Routes(routes)
@@ -115,7 +122,7 @@ impl Routes {
 
     /// The operation serving `method path`, if one is documented: of the templates that
     /// match, the one with the most literal segments.
-    pub fn find(&self, method: &Method, path: &str) -> Option<&Route> {
+    pub fn find(&self, method: &Method, path: &str) -> Option<&Arc<Route>> {
         let segments: Vec<&str> = path.split('/').collect();
         self.0
             .iter()
@@ -137,8 +144,25 @@ impl Routes {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
-        self.0.iter()
+        self.0.iter().map(Arc::as_ref)
     }
+}
+
+/// The operation found for a request, kept in its extensions.
+#[derive(Clone)]
+struct Found(Option<Arc<Route>>);
+
+/// The documented operation `req` is for, if any: looked up the first time a middleware asks,
+/// then kept with the request, so the path is matched once however many parts need it.
+pub fn of_request(req: &ServiceRequest) -> Option<Arc<Route>> {
+    if let Some(Found(route)) = req.extensions().get::<Found>() {
+        return route.clone();
+    }
+    let route = req
+        .app_data::<web::Data<Routes>>()
+        .and_then(|routes| routes.find(req.method(), req.path()).cloned());
+    req.extensions_mut().insert(Found(route.clone()));
+    route
 }
 
 #[cfg(test)]
@@ -146,7 +170,7 @@ mod tests {
     use super::*;
 
     fn routes() -> Routes {
-        Routes(vec![
+        let routes = vec![
             Route::new(Method::GET, "/v1/me", "get_me", 200),
             Route::new(Method::PATCH, "/v1/me", "update_me", 200),
             Route::new(Method::GET, "/v1/clients/{id}", "get_client", 200),
@@ -159,7 +183,8 @@ mod tests {
             ),
             Route::new(Method::GET, "/v1/clients/{id}/agenda", "get_client_agenda", 200),
             Route::new(Method::GET, "/healthz", "get_health", 200),
-        ])
+        ];
+        Routes(routes.into_iter().map(Arc::new).collect())
     }
 
     #[test]
@@ -186,6 +211,6 @@ mod tests {
         let agenda = r.find(&Method::GET, "/v1/clients/abc/agenda").expect("served");
         assert_eq!(agenda.operation_id, "get_client_agenda");
         assert_eq!(agenda.params("/v1/clients/abc/agenda"), vec![("clients", "abc")]);
-        assert!(r.find(&Method::GET, "/v1/me").is_some_and(Route::is_me));
+        assert!(r.find(&Method::GET, "/v1/me").is_some_and(|route| route.is_me()));
     }
 }

@@ -176,7 +176,7 @@ async fn log_once(
     }
     let entry_rows = queries::entry_rows(clinic_id, row.id, &content.entries);
     let measurement_rows = queries::measurement_rows(clinic_id, row.id, row.client_id, &content.measurements);
-    queries::replace_details(conn, clinic_id, row.id, Some(&entry_rows), Some(&measurement_rows)).await?;
+    queries::insert_details(conn, &entry_rows, &measurement_rows).await?;
     let flagged = row.flagged;
     let session = queries::response(conn, row).await?;
     events::emit(conn, clinic_id, EventType::SessionLogged, &session).await?;

@@ -1,6 +1,7 @@
 //! Session log rows with their entries and measurements. Pages load entries and measurements
 //! in one query each, whatever the page size.
 
+use crate::assignments::schedule::local_date;
 use crate::db::schema::{session_entries, session_logs, session_measurements};
 use crate::error::ApiError;
 use crate::sessions::dto::{
@@ -61,7 +62,7 @@ impl SessionRow {
             client_id,
             assignment_id,
             performed_at: content.performed_at,
-            local_date: content.performed_at.with_timezone(&tz).date_naive(),
+            local_date: local_date(content.performed_at, tz),
             duration_seconds: content.duration_seconds,
             pain_before: content.pain_before,
             pain_after: content.pain_after,
@@ -205,7 +206,7 @@ pub async fn replace_details(
     entries: Option<&[EntryRow]>,
     measurements: Option<&[MeasurementRow]>,
 ) -> QueryResult<()> {
-    if let Some(entries) = entries {
+    if entries.is_some() {
         diesel::delete(
             session_entries::table
                 .filter(session_entries::clinic_id.eq(clinic_id))
@@ -213,14 +214,8 @@ pub async fn replace_details(
         )
         .execute(conn)
         .await?;
-        if !entries.is_empty() {
-            diesel::insert_into(session_entries::table)
-                .values(entries)
-                .execute(conn)
-                .await?;
-        }
     }
-    if let Some(measurements) = measurements {
+    if measurements.is_some() {
         diesel::delete(
             session_measurements::table
                 .filter(session_measurements::clinic_id.eq(clinic_id))
@@ -228,12 +223,28 @@ pub async fn replace_details(
         )
         .execute(conn)
         .await?;
-        if !measurements.is_empty() {
-            diesel::insert_into(session_measurements::table)
-                .values(measurements)
-                .execute(conn)
-                .await?;
-        }
+    }
+    insert_details(conn, entries.unwrap_or_default(), measurements.unwrap_or_default()).await
+}
+
+/// Writes the entries and measurements of a log that has none yet (a new log), one statement
+/// for each kind that has rows.
+pub async fn insert_details(
+    conn: &mut AsyncPgConnection,
+    entries: &[EntryRow],
+    measurements: &[MeasurementRow],
+) -> QueryResult<()> {
+    if !entries.is_empty() {
+        diesel::insert_into(session_entries::table)
+            .values(entries)
+            .execute(conn)
+            .await?;
+    }
+    if !measurements.is_empty() {
+        diesel::insert_into(session_measurements::table)
+            .values(measurements)
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }

@@ -99,7 +99,8 @@ struct Claimed {
 }
 
 /// Due deliveries of enabled endpoints, at most `PER_ENDPOINT` per endpoint and none of the
-/// endpoints this worker is already busy with; each claimed one gets a lease.
+/// endpoints this worker is already busy with; each claimed one gets a lease. An event
+/// delivery's event comes with it in the same statement (a ping's id matches no event).
 const CLAIM_SQL: &str = "
 WITH candidates AS (
     SELECT id, webhook_id, next_attempt_at
@@ -114,7 +115,7 @@ WITH candidates AS (
     ) ranked
     WHERE rank <= $3
 ), picked AS (
-    SELECT d.id
+    SELECT d.id, d.event_id
     FROM webhook_deliveries d
     JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
     WHERE d.id IN (SELECT id FROM fair) AND d.state = 'pending' AND d.next_attempt_at <= $1
@@ -124,13 +125,11 @@ WITH candidates AS (
 )
 UPDATE webhook_deliveries d
 SET next_attempt_at = $6
-FROM picked, webhooks w
+FROM picked LEFT JOIN events e ON e.id = picked.event_id, webhooks w
 WHERE d.id = picked.id AND w.id = d.webhook_id
 RETURNING d.id, d.clinic_id, d.webhook_id, d.event_id, d.payload, d.attempts, d.created_at,
           w.url, w.secret, w.previous_secret, w.previous_secret_expires_at,
-          (SELECT e.type FROM events e WHERE e.id = d.event_id) AS event_type,
-          (SELECT e.occurred_at FROM events e WHERE e.id = d.event_id) AS occurred_at,
-          (SELECT e.data FROM events e WHERE e.id = d.event_id) AS data";
+          e.type AS event_type, e.occurred_at, e.data";
 
 impl Claimed {
     /// What is sent: a ping's stored body, or the event as the feed shows it now (scrubbed, if
