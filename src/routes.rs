@@ -15,6 +15,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::assignments::configure)
         .configure(crate::sessions::configure)
         .configure(crate::progress::configure)
+        .configure(crate::outcomes::configure)
+        .configure(crate::monitoring::configure)
         .configure(crate::api_keys::configure)
         .configure(crate::events::configure)
         .configure(crate::webhooks::configure)

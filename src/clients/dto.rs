@@ -55,6 +55,10 @@ pub struct ClientListItem {
     pub adherence_14d: Option<f64>,
     /// Flagged session logs that no practitioner has reviewed yet.
     pub open_flags: i64,
+    /// The client's latest questionnaire score; `null` before the first, or when the caller
+    /// lacks `outcomes:read`.
+    #[schema(schema_with = nullable_latest_score)]
+    pub latest_score: Option<crate::outcomes::dto::LatestScore>,
 }
 
 /// A new client.
@@ -151,5 +155,11 @@ pub struct ListClientsQuery {
 fn nullable_external_id() -> utoipa::openapi::Schema {
     crate::values::openapi::nullable_ref::<crate::values::openapi::ExternalId>(
         "The booking system's id; `null` clears it.",
+    )
+}
+
+fn nullable_latest_score() -> utoipa::openapi::Schema {
+    crate::values::openapi::nullable_ref::<crate::outcomes::dto::LatestScore>(
+        "The client's latest questionnaire score; `null` before the first, or when the caller lacks `outcomes:read`.",
     )
 }

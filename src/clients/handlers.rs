@@ -202,6 +202,8 @@ pub async fn list_clients(
             .map(|(c, ..)| c.id),
     );
     let now = Utc::now();
+    // Scores are outcome data: shown only to callers who may read outcomes.
+    let scores = caller.permissions.contains(Permission::OutcomesRead);
     let items = rows
         .into_iter()
         .map(|(c, login, summary)| {
@@ -219,6 +221,12 @@ pub async fn list_clients(
                 last_session_at: summary.last_session_at,
                 adherence_14d,
                 open_flags: summary.open_flags,
+                latest_score: summary
+                    .latest_score
+                    .filter(|_| scores)
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| ApiError::internal(format!("a latest score does not read: {e}")))?,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;

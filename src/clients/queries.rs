@@ -184,6 +184,8 @@ pub struct ListSummary {
     pub recent_assignments: Option<serde_json::Value>,
     /// Their live logs since then, as JSON: see [`RECENT_LOGS`].
     pub recent_logs: Option<serde_json::Value>,
+    /// The latest questionnaire score, as JSON: see `outcomes::queries::LATEST_SCORE`.
+    pub latest_score: Option<serde_json::Value>,
 }
 
 /// Days of homework the list's summary covers. Its SQL reads two days more on each side: the
@@ -239,6 +241,7 @@ pub async fn list(
                 sql::<BigInt>(OPEN_FLAGS),
                 sql::<Nullable<Json>>(RECENT_ASSIGNMENTS),
                 sql::<Nullable<Json>>(RECENT_LOGS),
+                sql::<Nullable<Json>>(crate::outcomes::queries::LATEST_SCORE),
             ),
         ))
         .order(clients::id)
@@ -312,4 +315,26 @@ pub async fn login_membership(conn: &mut AsyncPgConnection, client_id: Uuid) -> 
         .first(conn)
         .await
         .optional()
+}
+
+/// The timezone and external id of each of these clients of the clinic.
+pub async fn zones(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (chrono_tz::Tz, Option<String>)>, crate::error::ApiError> {
+    let rows: Vec<(Uuid, String, Option<String>)> = clients::table
+        .filter(clients::clinic_id.eq(clinic_id))
+        .filter(clients::id.eq_any(ids))
+        .select((clients::id, clients::timezone, clients::external_id))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(id, tz, ext)| {
+            let tz = tz
+                .parse()
+                .map_err(|_| crate::error::ApiError::internal("a stored timezone does not parse"))?;
+            Ok((id, (tz, ext)))
+        })
+        .collect()
 }

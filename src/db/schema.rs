@@ -417,6 +417,89 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    questionnaires (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        code -> Text,
+        name -> Text,
+        items -> Jsonb,
+        scoring_method -> Text,
+        min_answered -> Int4,
+        direction -> Text,
+        mcid -> Nullable<Float8>,
+        licence -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    questionnaire_assignments (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        questionnaire_id -> Uuid,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        every -> Int4,
+        unit -> Text,
+        status -> Text,
+        stopped_at -> Nullable<Timestamptz>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    questionnaire_responses (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        assignment_id -> Uuid,
+        questionnaire_id -> Uuid,
+        answered_at -> Timestamptz,
+        local_date -> Date,
+        answered_by -> Nullable<Uuid>,
+        answered_by_role -> Text,
+        answers -> Jsonb,
+        score -> Nullable<Float8>,
+        answered_items -> Int4,
+        content_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    monitoring_episodes (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    monitoring_interactions (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        kind -> Text,
+        minutes -> Int4,
+        interactive -> Bool,
+        occurred_at -> Timestamptz,
+        recorded_by -> Nullable<Uuid>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(memberships -> clinics (clinic_id));
 diesel::joinable!(invitations -> memberships (membership_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -434,6 +517,8 @@ diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(session_entries -> session_logs (session_id));
 diesel::joinable!(session_measurements -> session_logs (session_id));
 diesel::joinable!(session_logs -> assignments (assignment_id));
+diesel::joinable!(questionnaire_responses -> questionnaires (questionnaire_id));
+diesel::joinable!(questionnaire_assignments -> questionnaires (questionnaire_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     session_logs,
@@ -466,4 +551,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_heads,
     audit_chainer,
     erased_activity_weekly,
+    questionnaires,
+    questionnaire_assignments,
+    questionnaire_responses,
+    monitoring_episodes,
+    monitoring_interactions,
 );

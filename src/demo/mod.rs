@@ -11,12 +11,16 @@
 //! integration should hear about.
 
 pub mod generate;
+pub mod measures;
 pub mod report;
 
 use crate::auth::{Role, password, queries as auth_queries};
 use crate::clients::queries::NewClient;
 use crate::clinics::queries::{self as clinic_queries, SYSTEM_CLINIC_ID};
-use crate::db::schema::{assignment_items, assignments, clients, session_entries, session_logs, session_measurements};
+use crate::db::schema::{
+    assignment_items, assignments, clients, monitoring_episodes, monitoring_interactions, questionnaire_assignments,
+    questionnaire_responses, session_entries, session_logs, session_measurements,
+};
 use crate::library::content::{HIP_MOBILITY, HIP_STRENGTHENING};
 use crate::practitioners::queries::{NewMembership, insert_membership};
 use crate::routines::queries as routine_queries;
@@ -91,6 +95,10 @@ pub struct Counts {
     pub session_logs: usize,
     pub session_entries: usize,
     pub session_measurements: usize,
+    pub questionnaire_assignments: usize,
+    pub questionnaire_responses: usize,
+    pub monitoring_episodes: usize,
+    pub monitoring_interactions: usize,
 }
 
 impl Counts {
@@ -104,6 +112,10 @@ impl Counts {
             + self.session_logs
             + self.session_entries
             + self.session_measurements
+            + self.questionnaire_assignments
+            + self.questionnaire_responses
+            + self.monitoring_episodes
+            + self.monitoring_interactions
     }
 }
 
@@ -175,6 +187,10 @@ mod columns {
     pub const SESSION_LOGS: usize = 22;
     pub const SESSION_ENTRIES: usize = 11;
     pub const SESSION_MEASUREMENTS: usize = 7;
+    pub const QUESTIONNAIRE_ASSIGNMENTS: usize = 13;
+    pub const QUESTIONNAIRE_RESPONSES: usize = 14;
+    pub const MONITORING_EPISODES: usize = 8;
+    pub const MONITORING_INTERACTIONS: usize = 11;
 }
 
 /// Inserts `rows` into `table` in as few statements as the bind limit allows; answers how many
@@ -221,6 +237,7 @@ async fn insert_batch(
     conn: &mut AsyncPgConnection,
     clinic_id: Uuid,
     batch: Vec<ClientData>,
+    measures: Vec<measures::Measures>,
     hashes: &[String],
     now: DateTime<Utc>,
     counts: &mut Counts,
@@ -285,6 +302,37 @@ async fn insert_batch(
         measurements,
         columns::SESSION_MEASUREMENTS
     );
+    let mut m = measures::Measures::default();
+    for one in measures {
+        m.questionnaire_assignments.extend(one.questionnaire_assignments);
+        m.responses.extend(one.responses);
+        m.episodes.extend(one.episodes);
+        m.interactions.extend(one.interactions);
+    }
+    counts.questionnaire_assignments += insert_all!(
+        conn,
+        questionnaire_assignments::table,
+        m.questionnaire_assignments,
+        columns::QUESTIONNAIRE_ASSIGNMENTS
+    );
+    counts.questionnaire_responses += insert_all!(
+        conn,
+        questionnaire_responses::table,
+        m.responses,
+        columns::QUESTIONNAIRE_RESPONSES
+    );
+    counts.monitoring_episodes += insert_all!(
+        conn,
+        monitoring_episodes::table,
+        m.episodes,
+        columns::MONITORING_EPISODES
+    );
+    counts.monitoring_interactions += insert_all!(
+        conn,
+        monitoring_interactions::table,
+        m.interactions,
+        columns::MONITORING_INTERACTIONS
+    );
     Ok(logins)
 }
 
@@ -293,7 +341,8 @@ async fn insert_batch(
 /// empty. Refreshing them costs well under a second even after a benchmark-sized load.
 async fn refresh_statistics(conn: &mut AsyncPgConnection) {
     let tables = "clients, memberships, assignments, assignment_items, session_logs, session_entries, \
-                  session_measurements";
+                  session_measurements, questionnaire_assignments, questionnaire_responses, \
+                  monitoring_episodes, monitoring_interactions";
     if let Err(e) = diesel::sql_query(format!("ANALYZE {tables}")).execute(conn).await {
         tracing::warn!(error = %e, "could not refresh the planner's statistics after the demo");
     }
@@ -366,11 +415,15 @@ pub async fn run(conn: &mut AsyncPgConnection, options: &Options) -> Result<Repo
             let mut first = 0;
             while first < options.clients {
                 let last = (first + BATCH).min(options.clients);
-                let batch: Vec<ClientData> = {
+                let (batch, measured): (Vec<ClientData>, Vec<measures::Measures>) = {
                     let mut new_id = Uuid::now_v7;
                     (first..last)
-                        .map(|i| generate::client(&setting, i, &mut new_id))
-                        .collect()
+                        .map(|i| {
+                            let c = generate::client(&setting, i, &mut new_id);
+                            let m = measures::measures(&setting, i, &c, &mut new_id);
+                            (c, m)
+                        })
+                        .unzip()
                 };
                 for c in &batch {
                     ids.push(c.id);
@@ -378,7 +431,7 @@ pub async fn run(conn: &mut AsyncPgConnection, options: &Options) -> Result<Repo
                     done += u64::from(c.scheduled - c.missed);
                     flagged += c.sessions.iter().filter(|s| s.flagged).count();
                 }
-                logins.extend(insert_batch(conn, clinic.id, batch, &hashes[2..], now, &mut counts).await?);
+                logins.extend(insert_batch(conn, clinic.id, batch, measured, &hashes[2..], now, &mut counts).await?);
                 first = last;
             }
             Ok((clinic.id, logins, ids, counts, scheduled, done, flagged))
@@ -463,6 +516,34 @@ mod tests {
                 session_measurements::table.select(session_measurements::all_columns)
             ),
             columns::SESSION_MEASUREMENTS
+        );
+        assert_eq!(
+            count_columns(
+                "questionnaire_assignments",
+                questionnaire_assignments::table.select(questionnaire_assignments::all_columns)
+            ),
+            columns::QUESTIONNAIRE_ASSIGNMENTS
+        );
+        assert_eq!(
+            count_columns(
+                "questionnaire_responses",
+                questionnaire_responses::table.select(questionnaire_responses::all_columns)
+            ),
+            columns::QUESTIONNAIRE_RESPONSES
+        );
+        assert_eq!(
+            count_columns(
+                "monitoring_episodes",
+                monitoring_episodes::table.select(monitoring_episodes::all_columns)
+            ),
+            columns::MONITORING_EPISODES
+        );
+        assert_eq!(
+            count_columns(
+                "monitoring_interactions",
+                monitoring_interactions::table.select(monitoring_interactions::all_columns)
+            ),
+            columns::MONITORING_INTERACTIONS
         );
     }
 }

@@ -119,6 +119,8 @@ impl Report {
             "  curl -s '{base_url}/v1/clients/{client}/agenda?from={from}&to={today}' {auth}"
         );
         let _ = writeln!(out, "  curl -s {base_url}/v1/clients/{client}/progress {auth}");
+        let _ = writeln!(out, "  curl -s {base_url}/v1/clients/{client}/outcomes {auth}");
+        let _ = writeln!(out, "  curl -s {base_url}/v1/clients/{client}/monitoring {auth}");
         let _ = writeln!(
             out,
             "  curl -s '{base_url}/v1/sessions?flagged=true&reviewed=false' {auth}"
@@ -195,7 +197,7 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
-        assert_eq!(text.matches("curl -s").count(), 5);
+        assert_eq!(text.matches("curl -s").count(), 7);
     }
 
     #[test]

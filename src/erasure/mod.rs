@@ -46,6 +46,22 @@ pub const TABLES: &[(&str, &str)] = &[
     ("session_entries", "deleted with their logs"),
     ("session_measurements", "deleted with their logs"),
     (
+        "questionnaire_responses",
+        "deleted: every response with its item-level answers",
+    ),
+    (
+        "questionnaire_assignments",
+        "deleted: the client's questionnaire schedules",
+    ),
+    (
+        "monitoring_episodes",
+        "deleted: the client's remote-monitoring episodes",
+    ),
+    (
+        "monitoring_interactions",
+        "deleted: the clinic's recorded interactions with the client",
+    ),
+    (
         "idempotency_keys",
         "deleted: stored answers the client's login got, and any naming the client",
     ),

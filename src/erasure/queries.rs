@@ -3,7 +3,8 @@
 
 use crate::db::schema::{
     assignment_items, assignment_pauses, assignments, clients, erased_activity_weekly, idempotency_keys, invitations,
-    login_throttle, memberships, refresh_tokens, session_entries, session_logs, session_measurements, token_families,
+    login_throttle, memberships, monitoring_episodes, monitoring_interactions, questionnaire_assignments,
+    questionnaire_responses, refresh_tokens, session_entries, session_logs, session_measurements, token_families,
     users,
 };
 use chrono::{Datelike, Duration, NaiveDate};
@@ -154,6 +155,35 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
     let logs = diesel::delete(session_logs::table.filter(session_logs::id.eq_any(&sessions)))
         .execute(conn)
         .await?;
+    // Questionnaire answers, then their schedules.
+    let responses = diesel::delete(
+        questionnaire_responses::table
+            .filter(questionnaire_responses::clinic_id.eq(clinic_id))
+            .filter(questionnaire_responses::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
+    let questionnaire_schedules = diesel::delete(
+        questionnaire_assignments::table
+            .filter(questionnaire_assignments::clinic_id.eq(clinic_id))
+            .filter(questionnaire_assignments::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
+    let episodes = diesel::delete(
+        monitoring_episodes::table
+            .filter(monitoring_episodes::clinic_id.eq(clinic_id))
+            .filter(monitoring_episodes::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
+    let interactions = diesel::delete(
+        monitoring_interactions::table
+            .filter(monitoring_interactions::clinic_id.eq(clinic_id))
+            .filter(monitoring_interactions::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
     let homework: Vec<Uuid> = assignments::table
         .filter(assignments::clinic_id.eq(clinic_id))
         .filter(assignments::client_id.eq(client_id))
@@ -242,6 +272,10 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
     removed.insert("session_logs", n(logs));
     removed.insert("session_entries", n(entries));
     removed.insert("session_measurements", n(measurements));
+    removed.insert("questionnaire_responses", n(responses));
+    removed.insert("questionnaire_assignments", n(questionnaire_schedules));
+    removed.insert("monitoring_episodes", n(episodes));
+    removed.insert("monitoring_interactions", n(interactions));
     Ok((removed, scrubbed))
 }
 

@@ -49,6 +49,8 @@ text_enum! {
         SessionUpdated => "session.updated",
         SessionDeleted => "session.deleted",
         SessionFlagged => "session.flagged",
+        /// A client completed a questionnaire (or staff entered it on their behalf).
+        QuestionnaireCompleted => "questionnaire.completed",
     }
 }
 
@@ -68,6 +70,7 @@ impl EventType {
             RoutineCreated | RoutineUpdated | RoutineDeleted => Some(Permission::RoutinesRead),
             AssignmentCreated | AssignmentUpdated | AssignmentStatusChanged => Some(Permission::AssignmentsRead),
             SessionLogged | SessionUpdated | SessionDeleted | SessionFlagged => Some(Permission::SessionsRead),
+            QuestionnaireCompleted => Some(Permission::OutcomesRead),
         }
     }
 
@@ -150,7 +153,9 @@ mod tests {
             let area = t.as_str().split('.').next().unwrap_or("");
             if let Some(p) = t.read_permission() {
                 assert!(
-                    p.as_str().starts_with(area) || area == "occurrence",
+                    p.as_str().starts_with(area)
+                        || area == "occurrence"
+                        || (area == "questionnaire" && p == Permission::OutcomesRead),
                     "{t} read with {p}"
                 );
             }

@@ -301,15 +301,38 @@ pub async fn write(
         }
     }
 
-    // Questionnaires, the monitoring ledger and calendar feeds do not exist yet: their
-    // sections are present and empty, so readers of the format need not change when they come.
-    out.raw("],\"questionnaire_responses\":[],\"progress\":").await?;
+    // Questionnaire assignments (stopped ones too) and every response with its item-level
+    // answers, oldest first. The client's questionnaires are few: one read each.
+    out.raw("],\"questionnaire_assignments\":[").await?;
+    let mut first = true;
+    let rows =
+        crate::outcomes::queries::client_assignments(conn, clinic_id, client_id, false, None, i64::MAX - 1).await?;
+    let assigned = crate::outcomes::handlers::assignment_responses(conn, clinic_id, rows, tz).await?;
+    elements(out, &mut first, &assigned).await?;
+    out.raw("],\"questionnaire_responses\":[").await?;
+    let mut first = true;
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    loop {
+        let rows = crate::outcomes::queries::responses_page(conn, clinic_id, client_id, after, PAGE).await?;
+        let n = rows.len();
+        after = rows.last().map(|r| (r.answered_at, r.id));
+        let docs: Vec<_> = rows.into_iter().map(|r| r.into_response()).collect();
+        elements(out, &mut first, &docs).await?;
+        if i64::try_from(n).unwrap_or(0) < PAGE {
+            break;
+        }
+    }
+    // Calendar feeds do not exist yet: their section is present and empty, so readers of the
+    // format need not change when they come.
+    out.raw("],\"progress\":").await?;
     let today = crate::assignments::schedule::local_date(Utc::now(), tz);
     let from = earliest.min(today);
     let progress = crate::progress::handlers::report(conn, clinic_id, client_id, tz, from, today).await?;
     out.json(&progress).await?;
-    out.raw(",\"monitoring\":{\"episodes\":[]},\"calendar_feeds\":[],\"access_log\":[")
-        .await?;
+    out.raw(",\"monitoring\":").await?;
+    let monitoring = crate::monitoring::handlers::client_ledger(conn, clinic_id, client_id, tz).await?;
+    out.json(&monitoring).await?;
+    out.raw(",\"calendar_feeds\":[],\"access_log\":[").await?;
 
     // Who read or changed the record, newest first, by name and role.
     let mut first = true;

@@ -25,6 +25,16 @@ pub const CLIENT_TABLES: &[(&str, &str)] = &[
     ("session_logs", "sessions"),
     ("session_entries", "sessions[].entries"),
     ("session_measurements", "sessions[].measurements"),
+    ("questionnaire_assignments", "questionnaire_assignments"),
+    (
+        "questionnaire_responses",
+        "questionnaire_responses (item-level answers included) and progress.outcomes",
+    ),
+    (
+        "monitoring_episodes",
+        "monitoring.episodes (with their periods, months and codes)",
+    ),
+    ("monitoring_interactions", "monitoring.interactions"),
     ("audit_events", "access_log"),
 ];
 

@@ -175,6 +175,7 @@ pub async fn install(conn: &mut AsyncPgConnection) -> QueryResult<Installed> {
         for r in ROUTINES {
             install_routine(conn, r, &mut done).await?;
         }
+        crate::outcomes::builtin::install(conn).await?;
         let shipped: Vec<Uuid> = EXERCISES.iter().map(|e| e.id).collect();
         done.archived = diesel::update(
             exercises::table

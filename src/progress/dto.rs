@@ -182,6 +182,10 @@ pub struct ProgressResponse {
     pub measurements: Vec<MeasurementProgress>,
     /// Each assignment scheduled in the range, oldest first.
     pub assignments: Vec<AssignmentProgress>,
+    /// The client's questionnaire scores (all time), one series per questionnaire, with the
+    /// change from the first score and whether it reaches the MCID. Empty for a caller without
+    /// `outcomes:read`.
+    pub outcomes: Vec<crate::outcomes::dto::OutcomeSeries>,
 }
 
 fn nullable_asymmetry() -> utoipa::openapi::Schema {

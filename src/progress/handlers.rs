@@ -149,6 +149,7 @@ fn build_report(client_id: Uuid, i: &Inputs<'_>) -> ProgressResponse {
         pain,
         measurements: measurement_progress(i.measurements),
         assignments,
+        outcomes: Vec::new(),
     }
 }
 
@@ -202,19 +203,24 @@ fn measurement_progress(rows: &[MeasurementRow]) -> Vec<MeasurementProgress> {
         .collect()
 }
 
-/// Loads what the report needs in six queries, whatever the range: the client, assignments,
-/// pauses, logs per day, pain, measurements.
+/// Loads what the report needs in eight queries, whatever the range: the client, assignments,
+/// pauses, logs per day, pain, measurements, scores and their questionnaires.
+/// `outcomes`: whether the caller may read the client's outcomes (else the section is empty).
 async fn progress_for(
     state: &AppState,
     clinic_id: Uuid,
     client_id: Uuid,
     q: &ProgressQuery,
+    outcomes: bool,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let (_, tz) = client_queries::find_with_tz(&mut conn, clinic_id, client_id).await?;
     let today = local_date(Utc::now(), tz);
     let (from, to) = range(q, today)?;
-    let report = report(&mut conn, clinic_id, client_id, tz, from, to).await?;
+    let mut report = report(&mut conn, clinic_id, client_id, tz, from, to).await?;
+    if !outcomes {
+        report.outcomes.clear();
+    }
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -243,7 +249,8 @@ pub async fn report(
     let logged = logged_per_day(conn, clinic_id, &ids, logs_from, logs_to).await?;
     let pain = queries::pain(conn, clinic_id, client_id, from, to).await?;
     let measurements = queries::measurements(conn, clinic_id, client_id, from, to).await?;
-    Ok(build_report(
+    let outcomes = crate::outcomes::handlers::outcomes_of(conn, clinic_id, client_id).await?;
+    let mut report = build_report(
         client_id,
         &Inputs {
             tz,
@@ -256,7 +263,9 @@ pub async fn report(
             pain: &pain,
             measurements: &measurements,
         },
-    ))
+    );
+    report.outcomes = outcomes;
+    Ok(report)
 }
 
 /// A client's progress
@@ -285,7 +294,10 @@ pub async fn get_client_progress(
     q: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_client_access(*id, Permission::SessionsRead, "client")?;
-    progress_for(&state, caller.clinic_id, *id, &q).await
+    // Outcomes are read with `outcomes:read` (or by the client themself): without it the
+    // section stays empty, as the outcomes endpoint would refuse.
+    let outcomes = caller.own_client_id().is_some() || caller.permissions.contains(Permission::OutcomesRead);
+    progress_for(&state, caller.clinic_id, *id, &q, outcomes).await
 }
 
 /// My progress
@@ -309,7 +321,7 @@ pub async fn get_my_progress(
     q: web::Query<ProgressQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let client_id = caller.require_own_client("progress")?;
-    progress_for(&state, caller.clinic_id, client_id, &q).await
+    progress_for(&state, caller.clinic_id, client_id, &q, true).await
 }
 
 #[cfg(test)]

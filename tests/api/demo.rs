@@ -71,6 +71,48 @@ async fn the_demo_clinic_is_visible_and_consistent_through_the_api() {
         .collect();
     assert_eq!(zones.len(), 3, "three clients in three timezones");
     assert!(items(&clients).iter().all(|c| c["has_login"] == true));
+    assert!(items(&clients).iter().all(|c| c["latest_score"]["code"] == "psfs"));
+
+    // PSFS every two weeks, improving; an RTM episode per client with a login whose periods and
+    // months reach, and miss, each code.
+    let (mut period_codes, mut month_codes) = (HashSet::new(), HashSet::new());
+    let (mut bare_period, mut bare_month) = (false, false);
+    for id in &report.client_ids {
+        let outcomes = ok(&app
+            .get(&format!("/v1/clients/{id}/outcomes"))
+            .bearer(&admin)
+            .send()
+            .await);
+        let psfs = &items(&outcomes)[0];
+        assert_eq!(psfs["code"], "psfs");
+        let series = psfs["series"].as_array().expect("series");
+        assert_eq!(series.len(), 3, "every two weeks over six: {psfs}");
+        assert!(psfs["change"].as_f64().expect("change") > 0.0, "improving: {psfs}");
+        let ledger = ok(&app
+            .get(&format!("/v1/clients/{id}/monitoring"))
+            .bearer(&admin)
+            .send()
+            .await);
+        let episode = &ledger["episodes"][0];
+        assert_eq!(episode["setup_code"]["code"], "98975");
+        for p in episode["periods"].as_array().expect("periods") {
+            let codes = p["codes"].as_array().expect("codes");
+            bare_period |= codes.is_empty();
+            period_codes.extend(codes.iter().map(|c| c["code"].as_str().expect("code").to_string()));
+        }
+        for m in episode["months"].as_array().expect("months") {
+            let codes = m["codes"].as_array().expect("codes");
+            bare_month |= codes.is_empty();
+            month_codes.extend(codes.iter().map(|c| c["code"].as_str().expect("code").to_string()));
+        }
+    }
+    for code in ["98975", "98977", "98985"] {
+        assert!(period_codes.contains(code), "{code} in {period_codes:?}");
+    }
+    for code in ["98979", "98980", "98981"] {
+        assert!(month_codes.contains(code), "{code} in {month_codes:?}");
+    }
+    assert!(bare_period && bare_month, "some periods and months reach no code");
 
     let today = Utc::now().date_naive();
     let (from, to) = (today - Duration::days(27), today);

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every permission an API key may hold.
-const GRANTABLE: [&str; 17] = [
+const GRANTABLE: [&str; 21] = [
     "practitioners:read",
     "practitioners:write",
     "clients:read",
@@ -28,6 +28,10 @@ const GRANTABLE: [&str; 17] = [
     "webhooks:write",
     "audit:read",
     "data:export",
+    "outcomes:read",
+    "outcomes:write",
+    "monitoring:read",
+    "monitoring:write",
 ];
 
 /// Creates an API key and returns the whole answer.
@@ -335,6 +339,10 @@ struct Fixture {
     session: String,
     doomed_session: String,
     flagged_session: String,
+    questionnaire_assignment: String,
+    episode: String,
+    interaction: String,
+    doomed_interaction: String,
 }
 
 /// One request per operation that API keys can call: the scope table. Bodies are valid, so
@@ -538,6 +546,102 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
         (Method::GET, format!("/v1/clients/{c}/access-log"), None),
     );
     t.insert("export_client", (Method::GET, format!("/v1/clients/{c}/export"), None));
+    let psfs = rehabit::outcomes::builtin::PSFS;
+    let qa = &f.questionnaire_assignment;
+    t.insert("list_questionnaires", (Method::GET, "/v1/questionnaires".into(), None));
+    t.insert(
+        "create_questionnaire",
+        (
+            Method::POST,
+            "/v1/questionnaires".into(),
+            Some(
+                json!({"code": "scoped", "name": "Scoped", "direction": "higher_is_better",
+                "items": [{"code": "a", "text": "A", "type": "scale", "min": 0, "max": 4}],
+                "scoring": {"method": "sum", "min_answered": 1}}),
+            ),
+        ),
+    );
+    t.insert(
+        "get_questionnaire",
+        (Method::GET, format!("/v1/questionnaires/{psfs}"), None),
+    );
+    t.insert(
+        "create_questionnaire_assignment",
+        (
+            Method::POST,
+            format!("/v1/clients/{c}/questionnaire-assignments"),
+            Some(json!({"questionnaire_id": psfs, "schedule": {"start_date": "2026-11-02", "every": 1, "unit": "weeks"}})),
+        ),
+    );
+    t.insert(
+        "list_questionnaire_assignments",
+        (Method::GET, format!("/v1/clients/{c}/questionnaire-assignments"), None),
+    );
+    t.insert(
+        "update_questionnaire_assignment",
+        (
+            Method::PATCH,
+            format!("/v1/questionnaire-assignments/{qa}"),
+            Some(json!({"status": "stopped"})),
+        ),
+    );
+    t.insert(
+        "create_questionnaire_response",
+        (
+            Method::POST,
+            format!("/v1/questionnaire-assignments/{qa}/responses"),
+            Some(json!({"answers": [{"item_id": rehabit::outcomes::builtin::psfs_item(1, true), "value": 5}]})),
+        ),
+    );
+    t.insert(
+        "get_client_outcomes",
+        (Method::GET, format!("/v1/clients/{c}/outcomes"), None),
+    );
+    t.insert(
+        "create_monitoring_episode",
+        (
+            Method::POST,
+            format!("/v1/clients/{c}/monitoring-episodes"),
+            Some(json!({"start_date": "2026-01-01", "end_date": "2026-01-31"})),
+        ),
+    );
+    t.insert(
+        "update_monitoring_episode",
+        (
+            Method::PATCH,
+            format!("/v1/monitoring-episodes/{}", f.episode),
+            Some(json!({"end_date": "2026-11-30"})),
+        ),
+    );
+    t.insert(
+        "create_interaction",
+        (
+            Method::POST,
+            format!("/v1/clients/{c}/interactions"),
+            Some(json!({"kind": "review", "minutes": 5, "interactive": false, "occurred_at": "2026-11-20T10:00:00Z"})),
+        ),
+    );
+    t.insert(
+        "update_interaction",
+        (
+            Method::PATCH,
+            format!("/v1/interactions/{}", f.interaction),
+            Some(json!({"minutes": 11})),
+        ),
+    );
+    t.insert(
+        "delete_interaction",
+        (
+            Method::DELETE,
+            format!("/v1/interactions/{}", f.doomed_interaction),
+            None,
+        ),
+    );
+    t.insert(
+        "get_client_monitoring",
+        (Method::GET, format!("/v1/clients/{c}/monitoring"), None),
+    );
+    t.insert("list_monitoring", (Method::GET, "/v1/monitoring".into(), None));
     t.insert(
         "upsert_practitioner",
         (
@@ -668,7 +772,32 @@ async fn every_scope_is_enforced_over_every_operation() {
     let mut worse = session_body.clone();
     worse["pain_after"] = json!(8);
     let flagged_session = log(worse).await;
+    let outcome_path = format!("/v1/clients/{client_id}/questionnaire-assignments");
+    let episode_path = format!("/v1/clients/{client_id}/monitoring-episodes");
+    let interaction_path = format!("/v1/clients/{client_id}/interactions");
+    let made_at = |path: String, body: Value| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let res = app.post(&path).bearer(&admin).json(body).send().await;
+            assert_eq!(res.status, 201, "{}", res.body);
+            res.body["id"].as_str().expect("id").to_string()
+        }
+    };
+    let questionnaire_assignment = made_at(
+        outcome_path,
+        json!({"questionnaire_id": rehabit::outcomes::builtin::PSFS, "schedule": {"start_date": "2026-11-02", "every": 2, "unit": "weeks"}}),
+    )
+    .await;
+    let episode = made_at(episode_path, json!({"start_date": "2026-11-02"})).await;
+    let call = json!({"kind": "call", "minutes": 10, "interactive": true, "occurred_at": (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339()});
+    let interaction = made_at(interaction_path.clone(), call.clone()).await;
+    let doomed_interaction = made_at(interaction_path, call).await;
     let fixture = Fixture {
+        questionnaire_assignment,
+        episode,
+        interaction,
+        doomed_interaction,
         session_body,
         session,
         doomed_session,

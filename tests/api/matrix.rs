@@ -27,6 +27,10 @@ const CLIENT_OWN: &[&str] = &[
     "get_assignment",
     "get_client_agenda",
     "get_exercise",
+    "get_questionnaire",
+    "list_questionnaire_assignments",
+    "create_questionnaire_response",
+    "get_client_outcomes",
 ];
 
 /// `/v1/me...` operations only a client's login has (staff find the same under
@@ -38,6 +42,8 @@ const CLIENT_ONLY_ME: &[&str] = &[
     "get_my_agenda",
     "get_my_access_log",
     "export_my_data",
+    "list_my_due_questionnaires",
+    "get_my_outcomes",
 ];
 
 /// Operations besides `DELETE`s after which the world is not the same for the next caller.
@@ -192,6 +198,40 @@ async fn build(app: &TestApp) -> (World, Vec<Caller>) {
             .send()
             .await,
     );
+    let questionnaire = created(
+        &app.post("/v1/questionnaires")
+            .bearer(&admin)
+            .json(json!({"code": "own-scale", "name": "Own scale", "direction": "lower_is_better", "mcid": 1,
+                "items": [{"code": "pain", "text": "Pain today", "type": "scale", "min": 0, "max": 10, "required": true}],
+                "scoring": {"method": "mean", "min_answered": 1}}))
+            .send()
+            .await,
+    );
+    let questionnaire_assignment = created(
+        &app.post(&format!("/v1/clients/{sam}/questionnaire-assignments"))
+            .bearer(&admin)
+            .json(json!({"questionnaire_id": text(&questionnaire, "id"),
+                "schedule": {"start_date": (chrono::Utc::now() - chrono::Duration::days(7)).date_naive(), "every": 1, "unit": "weeks"}}))
+            .send()
+            .await,
+    );
+    let episode = created(
+        &app.post(&format!("/v1/clients/{sam}/monitoring-episodes"))
+            .bearer(&admin)
+            .json(
+                json!({"start_date": (chrono::Utc::now() - chrono::Duration::days(40)).date_naive(),
+                "end_date": (chrono::Utc::now() - chrono::Duration::days(10)).date_naive()}),
+            )
+            .send()
+            .await,
+    );
+    let interaction = created(
+        &app.post(&format!("/v1/clients/{sam}/interactions"))
+            .bearer(&admin)
+            .json(json!({"kind": "call", "minutes": 12, "interactive": true, "occurred_at": (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339()}))
+            .send()
+            .await,
+    );
     let webhook = created(
         &app.post("/v1/webhooks")
             .bearer(&admin)
@@ -313,6 +353,11 @@ async fn build(app: &TestApp) -> (World, Vec<Caller>) {
         ("webhooks", text(&webhook, "id")),
         ("deliveries", text(&delivery, "id")),
         ("api-keys", text(&doomed_key, "id")),
+        ("questionnaires", text(&questionnaire, "id")),
+        ("questionnaire_item", text(&questionnaire["items"][0], "id")),
+        ("questionnaire-assignments", text(&questionnaire_assignment, "id")),
+        ("monitoring-episodes", text(&episode, "id")),
+        ("interactions", text(&interaction, "id")),
     ]);
     let routine = text(&routine, "id");
     (World { ids, routine }, callers)
@@ -371,6 +416,21 @@ fn body(op: &str, world: &World) -> Option<Value> {
         "create_webhook" => json!({"url": "https://hooks.example.com/m", "events": ["clinic.created"]}),
         "update_webhook" => json!({"description": "Changed"}),
         "erase_client" => json!({"confirm": world.ids["clients"]}),
+        "create_questionnaire" => json!({"code": "new-scale", "name": "New", "direction": "higher_is_better",
+            "items": [{"code": "a", "text": "A?", "type": "scale", "min": 0, "max": 4}],
+            "scoring": {"method": "sum", "min_answered": 1}}),
+        "create_questionnaire_assignment" => json!({"questionnaire_id": world.ids["questionnaires"],
+            "schedule": {"start_date": "2026-11-02", "every": 2, "unit": "weeks"}}),
+        "update_questionnaire_assignment" => json!({"status": "stopped"}),
+        "create_monitoring_episode" => json!({"start_date": "2026-06-01", "end_date": "2026-06-30"}),
+        "update_monitoring_episode" => {
+            json!({"end_date": (chrono::Utc::now() - chrono::Duration::days(9)).date_naive()})
+        }
+        "create_interaction" => json!({"kind": "message", "minutes": 5, "interactive": false, "occurred_at": hour_ago}),
+        "update_interaction" => json!({"minutes": 14}),
+        "create_questionnaire_response" => {
+            json!({"answers": [{"item_id": world.ids["questionnaire_item"], "value": 3}]})
+        }
         _ => return None,
     })
 }

@@ -32,6 +32,9 @@ struct Fixture {
     webhook_id: String,
     delivery_id: String,
     api_key_id: String,
+    questionnaire_assignment_id: String,
+    episode_id: String,
+    interaction_id: String,
 }
 
 fn session_body(assignment: &Value, notes: &str) -> Value {
@@ -100,7 +103,35 @@ async fn fixture(app: &TestApp, clinic: &str) -> Fixture {
             .await,
         201,
     );
+    let questionnaire_assignment = ok(
+        &app.post(&format!("/v1/clients/{client_id}/questionnaire-assignments"))
+            .bearer(&admin)
+            .json(json!({"questionnaire_id": rehabit::outcomes::builtin::PSFS,
+                         "schedule": {"start_date": (Utc::now() - Duration::days(7)).date_naive(), "every": 2, "unit": "weeks"}}))
+            .send()
+            .await,
+        201,
+    );
+    let episode = ok(
+        &app.post(&format!("/v1/clients/{client_id}/monitoring-episodes"))
+            .bearer(&admin)
+            .json(json!({"start_date": (Utc::now() - Duration::days(7)).date_naive()}))
+            .send()
+            .await,
+        201,
+    );
+    let interaction = ok(
+        &app.post(&format!("/v1/clients/{client_id}/interactions"))
+            .bearer(&admin)
+            .json(json!({"kind": "call", "minutes": 10, "interactive": true, "occurred_at": (Utc::now() - Duration::hours(3)).to_rfc3339()}))
+            .send()
+            .await,
+        201,
+    );
     Fixture {
+        episode_id: id_of(&episode),
+        interaction_id: id_of(&interaction),
+        questionnaire_assignment_id: id_of(&questionnaire_assignment),
         admin,
         client_id,
         client_token,
@@ -131,6 +162,10 @@ fn fill(template: &str, f: &Fixture) -> String {
             ("webhooks", _) => f.webhook_id.clone(),
             ("deliveries", _) => f.delivery_id.clone(),
             ("api-keys", _) => f.api_key_id.clone(),
+            ("questionnaires", _) => rehabit::outcomes::builtin::PSFS.to_string(),
+            ("questionnaire-assignments", _) => f.questionnaire_assignment_id.clone(),
+            ("monitoring-episodes", _) => f.episode_id.clone(),
+            ("interactions", _) => f.interaction_id.clone(),
             ("by-external-id", _) if template.starts_with("/v1/clients") => "bk-1".into(),
             ("by-external-id", _) if template.starts_with("/v1/practitioners") => "pr-1".into(),
             _ => panic!("the coverage test does not know what to put for {s} in {template}: teach `fill`"),
@@ -964,7 +999,12 @@ async fn an_export_holds_the_whole_record_and_ends_complete() {
     );
     assert!(doc["progress"]["adherence"].is_object());
     assert_eq!(doc["questionnaire_responses"], json!([]));
-    assert_eq!(doc["monitoring"], json!({"episodes": []}));
+    assert_eq!(doc["monitoring"]["episodes"][0]["id"], f.episode_id.as_str());
+    assert_eq!(doc["monitoring"]["interactions"][0]["id"], f.interaction_id.as_str());
+    assert_eq!(
+        doc["questionnaire_assignments"][0]["id"],
+        f.questionnaire_assignment_id.as_str()
+    );
     assert_eq!(doc["calendar_feeds"], json!([]));
     let log = doc["access_log"].as_array().expect("access log");
     assert!(

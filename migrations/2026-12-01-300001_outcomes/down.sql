@@ -1,0 +1,3 @@
+DROP TABLE questionnaire_responses;
+DROP TABLE questionnaire_assignments;
+DROP TABLE questionnaires;

@@ -1,0 +1,2 @@
+DROP TABLE monitoring_interactions;
+DROP TABLE monitoring_episodes;
