@@ -5,7 +5,7 @@ use crate::http::patch::Patch;
 use crate::routines::dto::{ItemFields, RoutineItemRequest, check_items};
 use crate::text_enum;
 use crate::values::{parse_name, parse_text};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -55,6 +55,21 @@ pub struct ScheduleBody {
     #[serde(default = "one")]
     #[schema(minimum = 1, maximum = 6, example = 1)]
     pub times_per_day: i16,
+    /// Local reminder times (`HH:MM`, 24-hour, the client's timezone), ascending, each once, at
+    /// most `times_per_day` of them: `reminder_times[i]` belongs to the day's session i+1.
+    /// Sessions without one get no `occurrence.due` event and no calendar alarm. Default none.
+    #[serde(default)]
+    #[schema(example = json!(["08:00"]), max_items = 6, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub reminder_times: Vec<String>,
+}
+
+/// `HH:MM` exactly (two digits each, 24-hour clock), as schedules store reminder times.
+pub fn parse_reminder_time(raw: &str) -> Option<NaiveTime> {
+    let b = raw.as_bytes();
+    if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
+        return None;
+    }
+    NaiveTime::parse_from_str(raw, "%H:%M").ok()
 }
 
 fn one() -> i16 {
@@ -83,6 +98,33 @@ impl ScheduleBody {
             "schedule.days_of_week",
             "must not name a day twice",
         );
+        let mut previous: Option<NaiveTime> = None;
+        for (i, raw) in self.reminder_times.iter().enumerate() {
+            let field = format!("schedule.reminder_times[{i}]");
+            match parse_reminder_time(raw) {
+                None => v.add(field, "must be a local time as HH:MM, from 00:00 to 23:59"),
+                Some(t) if previous.is_some_and(|p| t <= p) => {
+                    v.add(
+                        field,
+                        "must be later than the reminder time before it (ascending, each once)",
+                    );
+                }
+                Some(t) => previous = Some(t),
+            }
+        }
+        v.check(
+            self.reminder_times.len() <= usize::try_from(self.times_per_day).unwrap_or(0),
+            "schedule.reminder_times",
+            "must not hold more reminder times than times_per_day",
+        );
+    }
+
+    /// The reminder times as times of day (only valid ones: the request passed `check`).
+    pub fn reminders(&self) -> Vec<NaiveTime> {
+        self.reminder_times
+            .iter()
+            .filter_map(|t| parse_reminder_time(t))
+            .collect()
     }
 
     /// The days it is due, in week order, each once.
@@ -459,4 +501,32 @@ pub struct AgendaResponse {
     pub timezone: String,
     /// Every date of the range, in order.
     pub days: Vec<AgendaDay>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_reminder_time;
+    use chrono::NaiveTime;
+
+    #[test]
+    fn reminder_times_are_two_digit_hours_and_minutes() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0);
+        assert_eq!(parse_reminder_time("00:00"), t(0, 0));
+        assert_eq!(parse_reminder_time("07:30"), t(7, 30));
+        assert_eq!(parse_reminder_time("23:59"), t(23, 59));
+        for bad in [
+            "7:30",
+            "24:00",
+            "12:60",
+            "12:5",
+            "12.30",
+            " 12:30",
+            "12:30:00",
+            "+1:30",
+            "",
+            "١٢:٣٠",
+        ] {
+            assert_eq!(parse_reminder_time(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -35,6 +35,7 @@ pub struct AssignmentRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub reminder_times: Vec<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -158,6 +159,7 @@ impl AssignmentRow {
             version: 1,
             created_at: now,
             updated_at: now,
+            reminder_times: new.schedule.reminder_times.clone(),
         }
     }
 
@@ -192,6 +194,7 @@ impl AssignmentRow {
                 end_date: self.end_date,
                 days_of_week: self.days_of_week,
                 times_per_day: self.times_per_day,
+                reminder_times: self.reminder_times,
             },
             status: self.status,
             pauses,
@@ -440,6 +443,7 @@ pub struct AssignmentChanges<'a> {
     pub end_date: Option<Option<NaiveDate>>,
     pub days_of_week: Option<&'a [DayOfWeek]>,
     pub times_per_day: Option<i16>,
+    pub reminder_times: Option<&'a [String]>,
     pub status: Option<AssignmentStatus>,
     pub ended_at: Option<Option<DateTime<Utc>>>,
 }
@@ -461,6 +465,7 @@ impl<'a> AssignmentChanges<'a> {
             end_date: schedule.map(|s| s.end_date),
             days_of_week: days,
             times_per_day: schedule.map(|s| s.times_per_day),
+            reminder_times: schedule.map(|s| s.reminder_times.as_slice()),
             status: new_status,
             ended_at: new_status
                 .map(|s| matches!(s, AssignmentStatus::Completed | AssignmentStatus::Cancelled).then_some(now)),

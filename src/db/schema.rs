@@ -197,6 +197,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reminder_times -> Array<Text>,
     }
 }
 

@@ -397,6 +397,8 @@ pub fn client(setting: &Setting<'_>, index: u32, ids: &mut dyn FnMut() -> Uuid) 
             version: 1,
             created_at: assigned_at,
             updated_at: assigned_at,
+            // An evening reminder, as the handout suggests doing the work after the day's activity.
+            reminder_times: vec!["18:30".to_string()],
         });
         // Copied from the template, as giving homework through the API does.
         items.extend(

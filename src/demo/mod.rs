@@ -182,7 +182,7 @@ const MAX_BINDS: usize = 65_535;
 /// Columns of the tables the demo fills in bulk (`tests` checks them against the schema).
 mod columns {
     pub const CLIENTS: usize = 11;
-    pub const ASSIGNMENTS: usize = 16;
+    pub const ASSIGNMENTS: usize = 17;
     pub const ASSIGNMENT_ITEMS: usize = 13;
     pub const SESSION_LOGS: usize = 22;
     pub const SESSION_ENTRIES: usize = 11;

@@ -66,6 +66,7 @@ async fn homework_copies_a_routine_and_clients_read_it_with_exercises() {
     );
     assert_eq!(a["schedule"]["days_of_week"], json!(["mon", "wed", "fri"]));
     assert_eq!(a["schedule"]["times_per_day"], 1);
+    assert_eq!(a["schedule"]["reminder_times"], json!([]), "none unless asked");
     let items = a["items"].as_array().expect("items");
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["exercise_id"], LEGS_UP_THE_WALL.to_string());
@@ -239,6 +240,28 @@ async fn explicit_items_replace_the_routines_and_bad_input_is_named() {
         fields(post(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": "2026-11-10", "days_of_week": ["mon", "mon"], "times_per_day": 7}})).await),
         ["schedule.days_of_week", "schedule.times_per_day"]
     );
+    // Reminder times: HH:MM only, ascending and distinct, no more than times_per_day.
+    assert_eq!(
+        fields(post(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": "2026-11-10", "times_per_day": 3, "reminder_times": ["8:00", "24:00", "12:5", "07:30 "]}})).await),
+        [
+            "schedule.reminder_times",
+            "schedule.reminder_times[0]",
+            "schedule.reminder_times[1]",
+            "schedule.reminder_times[2]",
+            "schedule.reminder_times[3]"
+        ]
+    );
+    assert_eq!(
+        fields(post(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": "2026-11-10", "times_per_day": 3, "reminder_times": ["09:00", "09:00", "08:00"]}})).await),
+        ["schedule.reminder_times[1]", "schedule.reminder_times[2]"]
+    );
+    assert_eq!(
+        fields(post(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": "2026-11-10", "times_per_day": 1, "reminder_times": ["08:00", "20:00"]}})).await),
+        ["schedule.reminder_times"]
+    );
+    let fine = post(json!({"routine_id": HIP_MOBILITY, "schedule": {"start_date": "2026-11-10", "times_per_day": 3, "reminder_times": ["07:30", "19:00"]}})).await;
+    assert_eq!(fine.status, 201, "{}", fine.body);
+    assert_eq!(fine.body["schedule"]["reminder_times"], json!(["07:30", "19:00"]));
     assert_eq!(
         fields(post(json!({"schedule": {"start_date": "2026-11-10"}})).await),
         ["name", "routine_id"]
