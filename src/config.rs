@@ -22,6 +22,7 @@
 //! | `WEBHOOK_BLOCK_PRIVATE_NETWORKS` | `false` | refuse webhook targets on private or loopback addresses (at registration and after DNS resolution at delivery) |
 //! | `WEBHOOK_WORKER` | `true` | run the webhook delivery worker in this instance (any number may) |
 //! | `WEBHOOK_POLL_MS` | `500` | how often the worker looks for due deliveries, in milliseconds (50–1000) |
+//! | `PUBLIC_BASE_URL` | `http://` + `BIND_ADDR` | the service's address as callers reach it (scheme, host, port, no path): calendar feed URLs are built from it, never from a request's `Host` |
 //! | `AUDIT_RETENTION_DAYS` | `2190` | how long audit events are kept (six years), 1–36500 days; older ones are purged, leaving a checkpoint |
 
 use std::fmt;
@@ -96,6 +97,8 @@ pub struct Config {
     pub webhook_poll_ms: u64,
     /// How long audit events are kept, in days.
     pub audit_retention_days: i64,
+    /// Where callers reach the service (`PUBLIC_BASE_URL`), without a trailing slash.
+    pub public_base_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/rehabit";
@@ -173,6 +176,21 @@ impl Config {
         let body_read_timeout = secs("BODY_READ_TIMEOUT_SECS", 10, 1..=3600)?;
         let shutdown_drain = secs("SHUTDOWN_DRAIN_SECS", 5, 0..=600)?;
         let audit_retention_days = parse_number(&get, "AUDIT_RETENTION_DAYS", 2190, 1..=36_500)?;
+        let bind_addr = get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let public_base_url = match get("PUBLIC_BASE_URL").map(|s| s.trim().trim_end_matches('/').to_string()) {
+            None => format!("http://{bind_addr}"),
+            Some(url) if url.is_empty() => format!("http://{bind_addr}"),
+            Some(url) => {
+                let parsed = url::Url::parse(&url)
+                    .map_err(|_| format!("PUBLIC_BASE_URL must be an absolute URL, not `{url}`"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() || parsed.query().is_some() {
+                    return Err(format!(
+                        "PUBLIC_BASE_URL must be an http(s) URL with a host and no query, not `{url}`"
+                    ));
+                }
+                url
+            }
+        };
         Ok(Config {
             database_url: Secret(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())),
             database_pool_size,
@@ -184,7 +202,7 @@ impl Config {
             request_timeout,
             body_read_timeout,
             shutdown_drain,
-            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_string()),
+            bind_addr,
             env,
             jwt_secret,
             jwt_secret_generated,
@@ -195,6 +213,7 @@ impl Config {
             webhook_worker,
             webhook_poll_ms,
             audit_retention_days,
+            public_base_url,
         })
     }
 }

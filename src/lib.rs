@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod assignments;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod clients;
 pub mod clinics;
@@ -135,5 +136,5 @@ pub fn build_app(
         .wrap(from_fn(http::request_id_header))
         .wrap(actix_web::middleware::Compress::default())
         .wrap(from_fn(http::compression::choose_encoding))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<telemetry::RootSpan>::new())
 }

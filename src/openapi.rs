@@ -44,6 +44,7 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "sessions", description = "Session logs: what clients did, with offline-safe retries, pain flags and their review"),
         (name = "progress", description = "Progress reports: adherence and streaks, pain, left/right measurements and their asymmetry, remote-monitoring windows"),
         (name = "assignments", description = "Homework: routines given to clients with a schedule in their timezone, and the agenda of what is due when"),
+        (name = "calendar", description = "Calendar feeds: a client's homework as an iCalendar URL that phone calendars subscribe to, with alarms at the reminder times"),
         (name = "outcomes", description = "Outcome measures: questionnaire definitions (built-in PSFS and LEFS), their schedules, offline-safe responses scored by one engine, and score series with change and MCID"),
         (name = "monitoring", description = "The remote-monitoring ledger: episodes, interactions, data days per 30-day period and management minutes per month, with the codes they support (billing staff)"),
         (name = "audit", description = "The audit trail: who read or changed whose data, when, from where, and how it ended (admins)"),

@@ -39,6 +39,61 @@ where
     };
 }
 
+/// The path a log line may show: a calendar feed's token is a credential, so its path is logged
+/// as its route, without the token or a query.
+pub fn loggable_target(path_and_query: &str) -> std::borrow::Cow<'_, str> {
+    if path_and_query.starts_with("/v1/calendar/") {
+        std::borrow::Cow::Borrowed("/v1/calendar/{token}.ics")
+    } else {
+        std::borrow::Cow::Borrowed(path_and_query)
+    }
+}
+
+/// The request's root span: tracing-actix-web's fields, with `http.target` through
+/// [`loggable_target`] so no secret in a URL reaches a log.
+pub struct RootSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RootSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use tracing::field::Empty;
+        let target = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+        let route = request.match_pattern().unwrap_or_else(|| "default".to_string());
+        use actix_web::HttpMessage;
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let user_agent = request
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let client_ip = request.connection_info().realip_remote_addr().unwrap_or("").to_string();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.client_ip = %client_ip,
+            http.user_agent = %user_agent,
+            http.target = %loggable_target(target),
+            http.status_code = Empty,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            request_id = %request_id,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +104,14 @@ mod tests {
         assert!(!colours(LogFormat::Pretty, false));
         assert!(!colours(LogFormat::Json, true));
         assert!(!colours(LogFormat::Json, false));
+    }
+
+    #[test]
+    fn calendar_tokens_never_reach_the_log() {
+        assert_eq!(
+            loggable_target("/v1/calendar/s3cr3t-token.ics?x=1"),
+            "/v1/calendar/{token}.ics"
+        );
+        assert_eq!(loggable_target("/v1/clients?limit=5"), "/v1/clients?limit=5");
     }
 }

@@ -486,6 +486,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_feeds (id) {
+        id -> Uuid,
+        clinic_id -> Uuid,
+        client_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     monitoring_interactions (id) {
         id -> Uuid,
         clinic_id -> Uuid,
@@ -522,6 +534,7 @@ diesel::joinable!(questionnaire_responses -> questionnaires (questionnaire_id));
 diesel::joinable!(questionnaire_assignments -> questionnaires (questionnaire_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    calendar_feeds,
     session_logs,
     session_entries,
     session_measurements,

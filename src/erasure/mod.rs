@@ -62,6 +62,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "deleted: the clinic's recorded interactions with the client",
     ),
     (
+        "calendar_feeds",
+        "deleted: the client's calendar feed (its URL stops working)",
+    ),
+    (
         "idempotency_keys",
         "deleted: stored answers the client's login got, and any naming the client",
     ),

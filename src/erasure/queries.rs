@@ -2,10 +2,10 @@
 //! transaction, in an order that respects every foreign key.
 
 use crate::db::schema::{
-    assignment_items, assignment_pauses, assignments, clients, erased_activity_weekly, idempotency_keys, invitations,
-    login_throttle, memberships, monitoring_episodes, monitoring_interactions, questionnaire_assignments,
-    questionnaire_responses, refresh_tokens, session_entries, session_logs, session_measurements, token_families,
-    users,
+    assignment_items, assignment_pauses, assignments, calendar_feeds, clients, erased_activity_weekly,
+    idempotency_keys, invitations, login_throttle, memberships, monitoring_episodes, monitoring_interactions,
+    questionnaire_assignments, questionnaire_responses, refresh_tokens, session_entries, session_logs,
+    session_measurements, token_families, users,
 };
 use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
@@ -184,6 +184,13 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
     )
     .execute(conn)
     .await?;
+    let feeds = diesel::delete(
+        calendar_feeds::table
+            .filter(calendar_feeds::clinic_id.eq(clinic_id))
+            .filter(calendar_feeds::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
     let homework: Vec<Uuid> = assignments::table
         .filter(assignments::clinic_id.eq(clinic_id))
         .filter(assignments::client_id.eq(client_id))
@@ -276,6 +283,7 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
     removed.insert("questionnaire_assignments", n(questionnaire_schedules));
     removed.insert("monitoring_episodes", n(episodes));
     removed.insert("monitoring_interactions", n(interactions));
+    removed.insert("calendar_feeds", n(feeds));
     Ok((removed, scrubbed))
 }
 

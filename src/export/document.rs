@@ -322,8 +322,6 @@ pub async fn write(
             break;
         }
     }
-    // Calendar feeds do not exist yet: their section is present and empty, so readers of the
-    // format need not change when they come.
     out.raw("],\"progress\":").await?;
     let today = crate::assignments::schedule::local_date(Utc::now(), tz);
     let from = earliest.min(today);
@@ -332,7 +330,21 @@ pub async fn write(
     out.raw(",\"monitoring\":").await?;
     let monitoring = crate::monitoring::handlers::client_ledger(conn, clinic_id, client_id, tz).await?;
     out.json(&monitoring).await?;
-    out.raw(",\"calendar_feeds\":[],\"access_log\":[").await?;
+    // The client's calendar feed, never its token (only a hash is kept, and it is left out).
+    out.raw(",\"calendar_feeds\":").await?;
+    let feeds: Vec<serde_json::Value> = crate::calendar::queries::of_client(conn, clinic_id, client_id)
+        .await?
+        .into_iter()
+        .map(|f| {
+            serde_json::json!({
+                "id": f.id,
+                "expires_at": f.expires_at.as_ref().map(crate::http::timestamp::format),
+                "created_at": crate::http::timestamp::format(&f.created_at),
+            })
+        })
+        .collect();
+    out.json(&feeds).await?;
+    out.raw(",\"access_log\":[").await?;
 
     // Who read or changed the record, newest first, by name and role.
     let mut first = true;

@@ -35,6 +35,7 @@ pub const CLIENT_TABLES: &[(&str, &str)] = &[
         "monitoring.episodes (with their periods, months and codes)",
     ),
     ("monitoring_interactions", "monitoring.interactions"),
+    ("calendar_feeds", "calendar_feeds (without the token)"),
     ("audit_events", "access_log"),
 ];
 

@@ -16,9 +16,9 @@ use actix_web::http::header::{ACCEPT_ENCODING, AcceptEncoding, Encoding, Header}
 use actix_web::middleware::Next;
 
 /// The operations whose answer carries a secret: tokens, API keys, signing secrets, invitation
-/// tokens (a new practitioner's too), and calendar feed URLs when they come. A test checks that
+/// tokens (a new practitioner's too), and calendar feed URLs and the feeds themselves. A test checks that
 /// every documented answer with a field of a secret's name belongs to one of them.
-pub const SECRET_ANSWERS: [&str; 9] = [
+pub const SECRET_ANSWERS: [&str; 12] = [
     "create_token",
     "accept_invitation",
     "create_client_invitation",
@@ -28,6 +28,9 @@ pub const SECRET_ANSWERS: [&str; 9] = [
     "create_api_key",
     "create_webhook",
     "rotate_webhook_secret",
+    "create_client_calendar",
+    "create_my_calendar",
+    "get_calendar_feed",
 ];
 
 /// Whether the documented operation `operation_id` answers with a secret.

@@ -45,15 +45,20 @@ impl Route {
 
     /// How well `path` fits: `None` when it does not, else the number of literal segments
     /// (so `/v1/clients/by-external-id/{x}` beats `/v1/clients/{id}/{...}`). A `{name}`
-    /// segment matches any non-empty segment, as actix's default does.
+    /// segment matches any non-empty segment, as actix's default does; `{name}.ics` any that
+    /// ends with `.ics` and has more before it.
     fn fit(&self, segments: &[&str]) -> Option<usize> {
         if self.segments.len() != segments.len() {
             return None;
         }
         let mut literal = 0;
         for (t, s) in self.segments.iter().zip(segments) {
-            if t.starts_with('{') && t.ends_with('}') {
-                if s.is_empty() {
+            if let Some(rest) = t.strip_prefix('{')
+                && let Some(close) = rest.find('}')
+            {
+                // `{token}.ics`: a parameter with a literal suffix.
+                let suffix = &rest[close + 1..];
+                if s.len() <= suffix.len() || !s.ends_with(suffix) {
                     return None;
                 }
             } else if t == s {

@@ -643,6 +643,14 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
     );
     t.insert("list_monitoring", (Method::GET, "/v1/monitoring".into(), None));
     t.insert(
+        "create_client_calendar",
+        (Method::POST, format!("/v1/clients/{c}/calendar"), Some(json!({}))),
+    );
+    t.insert(
+        "delete_client_calendar",
+        (Method::DELETE, format!("/v1/clients/{c}/calendar"), None),
+    );
+    t.insert(
         "upsert_practitioner",
         (
             Method::PUT,

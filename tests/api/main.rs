@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod calendar;
 mod conventions;
 mod demo;
 mod faults;

@@ -44,6 +44,8 @@ const CLIENT_ONLY_ME: &[&str] = &[
     "export_my_data",
     "list_my_due_questionnaires",
     "get_my_outcomes",
+    "create_my_calendar",
+    "delete_my_calendar",
 ];
 
 /// Operations besides `DELETE`s after which the world is not the same for the next caller.
@@ -407,6 +409,7 @@ fn body(op: &str, world: &World) -> Option<Value> {
         "upsert_client" => json!({"name": "Sam", "timezone": "Europe/London"}),
         "create_assignment" => json!({"routine_id": world.routine, "schedule": {"start_date": "2026-11-02"}}),
         "update_assignment" => json!({"instructions": "Slowly"}),
+        "create_client_calendar" | "create_my_calendar" => json!({}),
         "create_session" => json!({"performed_at": hour_ago, "pain_before": 2, "pain_after": 2}),
         "update_session" => json!({"notes": "edited"}),
         "review_session" => json!({"note": "Seen"}),

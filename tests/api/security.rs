@@ -114,6 +114,36 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
             .to_string(),
     );
 
+    // A calendar feed's URL is a credential: served, revoked, then asked for again.
+    let client = app
+        .post("/v1/clients")
+        .bearer(&access)
+        .json(json!({"name": "Cal", "timezone": "Europe/London"}))
+        .send()
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let feed = app
+        .post(&format!("/v1/clients/{}/calendar", text(&client.body, "id")))
+        .bearer(&access)
+        .send()
+        .await;
+    assert_eq!(feed.status, 201, "{}", feed.body);
+    let url = text(&feed.body, "url");
+    let token = url.rsplit('/').next().unwrap_or_default().trim_end_matches(".ics").to_string();
+    secrets.push(("calendar token".into(), token.clone()));
+    let path = format!("/v1/calendar/{token}.ics");
+    assert_eq!(app.get(&path).send().await.status, 200);
+    let strict = app.get(&format!("{path}?unknown=1")).send().await;
+    assert_eq!(strict.status, 400, "{}", strict.body);
+    answers.push(strict.body.to_string());
+    app.delete(&format!("/v1/clients/{}/calendar", text(&client.body, "id")))
+        .bearer(&access)
+        .send()
+        .await;
+    let gone = app.get(&path).send().await;
+    assert_eq!(gone.status, 404);
+    answers.push(gone.body.to_string());
+
     let hook = app
         .post("/v1/webhooks")
         .bearer(&access)

@@ -1,0 +1,116 @@
+//! Calendar feed rows.
+
+use crate::db::schema::calendar_feeds;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = calendar_feeds)]
+pub struct FeedRow {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub client_id: Uuid,
+    pub token_hash: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Replaces the client's feed (if any) with `row`: the old token finds nothing from now on.
+pub async fn replace(conn: &mut AsyncPgConnection, row: &FeedRow) -> QueryResult<FeedRow> {
+    diesel::delete(
+        calendar_feeds::table
+            .filter(calendar_feeds::clinic_id.eq(row.clinic_id))
+            .filter(calendar_feeds::client_id.eq(row.client_id)),
+    )
+    .execute(conn)
+    .await?;
+    diesel::insert_into(calendar_feeds::table)
+        .values(row)
+        .returning(FeedRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Revokes the client's feed; answers whether there was one.
+pub async fn revoke(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uuid) -> QueryResult<bool> {
+    let n = diesel::delete(
+        calendar_feeds::table
+            .filter(calendar_feeds::clinic_id.eq(clinic_id))
+            .filter(calendar_feeds::client_id.eq(client_id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The live feed a token opens: not replaced, revoked or expired.
+pub async fn by_token(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<Option<FeedRow>> {
+    calendar_feeds::table
+        .filter(calendar_feeds::token_hash.eq(token_hash))
+        .filter(
+            calendar_feeds::expires_at
+                .is_null()
+                .or(calendar_feeds::expires_at.gt(now)),
+        )
+        .select(FeedRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The client's feed, without its token (for the export).
+pub async fn of_client(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uuid) -> QueryResult<Vec<FeedRow>> {
+    calendar_feeds::table
+        .filter(calendar_feeds::clinic_id.eq(clinic_id))
+        .filter(calendar_feeds::client_id.eq(client_id))
+        .select(FeedRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The client's assignments, any status (the schedule itself knows when each ended).
+pub async fn assignments_of(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    client_id: Uuid,
+) -> QueryResult<Vec<crate::assignments::queries::AssignmentRow>> {
+    use crate::assignments::queries::AssignmentRow;
+    use crate::db::schema::assignments;
+    assignments::table
+        .filter(assignments::clinic_id.eq(clinic_id))
+        .filter(assignments::client_id.eq(client_id))
+        .select(AssignmentRow::as_select())
+        .order(assignments::id)
+        .load(conn)
+        .await
+}
+
+/// The names of each assignment's current exercises, in order.
+pub async fn exercise_names(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<std::collections::HashMap<Uuid, Vec<String>>> {
+    use crate::db::schema::{assignment_items, exercises};
+    let rows: Vec<(Uuid, String)> = assignment_items::table
+        .inner_join(exercises::table)
+        .filter(assignment_items::clinic_id.eq(clinic_id))
+        .filter(assignment_items::assignment_id.eq_any(ids))
+        .filter(assignment_items::removed_at.is_null())
+        .order((assignment_items::assignment_id, assignment_items::position))
+        .select((assignment_items::assignment_id, exercises::name))
+        .load(conn)
+        .await?;
+    let mut out: std::collections::HashMap<Uuid, Vec<String>> = std::collections::HashMap::new();
+    for (id, name) in rows {
+        out.entry(id).or_default().push(name);
+    }
+    Ok(out)
+}

@@ -1,0 +1,289 @@
+//! Calendar feeds: tokens created, replaced and revoked; the `.ics` itself, its caching headers,
+//! who may make a feed, and that a feed's URL is a credential (404 without a hint, audited,
+//! never compressed, in the export without its token, gone after erasure).
+
+use crate::helpers::{TestApp, TestResponse};
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use rehabit::library::content::HIP_MOBILITY;
+
+fn ok(res: &TestResponse, status: u16) -> Value {
+    assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.raw));
+    res.body.clone()
+}
+
+fn today_in(tz: &str) -> NaiveDate {
+    Utc::now()
+        .with_timezone(&tz.parse::<chrono_tz::Tz>().expect("tz"))
+        .date_naive()
+}
+
+/// The path part of a feed URL (the tests call the app directly).
+fn path_of(url: &str) -> String {
+    let at = url.find("/v1/calendar/").expect("a calendar path");
+    url[at..].to_string()
+}
+
+struct World {
+    admin: String,
+    client: String,
+    client_id: String,
+}
+
+async fn world(app: &TestApp, name: &str) -> World {
+    let admin = app.admin_token(name, &format!("admin@{name}.example")).await;
+    let (client_id, client) = app
+        .client_with_login(
+            &admin,
+            json!({"name": "Zoë <Lee>", "email": format!("zoe@{name}.example"), "timezone": "Australia/Sydney"}),
+        )
+        .await;
+    let start = today_in("Australia/Sydney") - Duration::days(10);
+    ok(
+        &app.post(&format!("/v1/clients/{client_id}/assignments"))
+            .bearer(&admin)
+            .json(
+                json!({"routine_id": HIP_MOBILITY, "instructions": "Private: after the knee surgery",
+                "schedule": {"start_date": start, "days_of_week": ["mon", "wed", "fri"], "times_per_day": 2,
+                             "reminder_times": ["07:30"]}}),
+            )
+            .send()
+            .await,
+        201,
+    );
+    World {
+        admin,
+        client,
+        client_id,
+    }
+}
+
+#[actix_web::test]
+async fn a_feed_url_serves_the_homework_as_icalendar_until_replaced_or_revoked() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "calfeed").await;
+    let res = app
+        .post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    let created = ok(&res, 201);
+    assert_eq!(res.header("content-encoding"), None, "a credential is never compressed");
+    let url = created["url"].as_str().expect("url").to_string();
+    assert!(url.starts_with("http://"), "{url}");
+    assert!(url.ends_with(".ics"));
+    let token = url.rsplit('/').next().expect("token").trim_end_matches(".ics");
+    assert!(token.len() >= 22, "at least 128 bits: {token}");
+    assert_eq!(created["expires_at"], Value::Null);
+
+    let ics = app.get(&path_of(&url)).header("accept-encoding", "gzip").send().await;
+    assert_eq!(ics.status, 200);
+    assert_eq!(ics.header("content-encoding"), None);
+    assert!(ics.header("content-type").expect("type").starts_with("text/calendar"));
+    let text = String::from_utf8(ics.raw.clone()).expect("utf-8");
+    assert!(text.starts_with("BEGIN:VCALENDAR\r\n"), "{text}");
+    assert!(text.contains("BEGIN:VTIMEZONE\r\nTZID:Australia/Sydney\r\n"));
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 2, "one event per daily session");
+    assert!(text.contains("-1@rehabit\r\n") && text.contains("-2@rehabit\r\n"));
+    assert!(text.contains("RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR\r\n"), "{text}");
+    assert!(text.contains("T073000\r\n"), "slot 1 at its reminder time");
+    assert!(text.contains("T090000\r\n"), "slot 2 without one at 09:00");
+    assert_eq!(
+        text.matches("BEGIN:VALARM").count(),
+        1,
+        "an alarm only where a reminder time exists"
+    );
+    assert!(text.contains("SUMMARY:Hip mobility (1 of 2)"));
+    for secret in ["Zoë", "Lee", "knee surgery", "Private"] {
+        assert!(
+            !text.contains(secret),
+            "the feed names no client and no notes: {secret}"
+        );
+    }
+
+    // Caching: the same ETag answers 304; so does an If-Modified-Since at Last-Modified.
+    let etag = ics.header("etag").expect("etag").to_string();
+    let modified = ics.header("last-modified").expect("last-modified").to_string();
+    let again = app.get(&path_of(&url)).header("if-none-match", &etag).send().await;
+    assert_eq!(again.status, 304);
+    assert!(again.raw.is_empty());
+    let since = app
+        .get(&path_of(&url))
+        .header("if-modified-since", &modified)
+        .send()
+        .await;
+    assert_eq!(since.status, 304);
+    let stale = app
+        .get(&path_of(&url))
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await;
+    assert_eq!(stale.status, 200);
+
+    // The read is audited as the feed, naming the client.
+    let events = app.audit_events().await;
+    let read = events
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "get_calendar_feed" && e["status"] == 200)
+        .expect("an audit event for the feed read");
+    assert_eq!(read["actor_kind"], "calendar_feed");
+    assert!(read["client_ids"].to_string().contains(&w.client_id));
+
+    // Posting again replaces the feed: the old URL is a 404 like any unknown one.
+    let second = ok(
+        &app.post(&format!("/v1/clients/{}/calendar", w.client_id))
+            .bearer(&w.admin)
+            .json(json!({"expires_at": Utc::now() + Duration::days(30)}))
+            .send()
+            .await,
+        201,
+    );
+    let replaced = app.get(&path_of(&url)).send().await;
+    let unknown = app
+        .get("/v1/calendar/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.ics")
+        .send()
+        .await;
+    assert_eq!((replaced.status, unknown.status), (404, 404));
+    assert_eq!(
+        replaced.body["detail"], unknown.body["detail"],
+        "no hint whether it existed"
+    );
+    let url2 = second["url"].as_str().expect("url").to_string();
+    assert!(second["expires_at"].is_string());
+    assert_eq!(app.get(&path_of(&url2)).send().await.status, 200);
+
+    // Revoking ends it at once.
+    let del = app
+        .delete(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .send()
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(app.get(&path_of(&url2)).send().await.status, 404);
+
+    // The client makes their own; it expires.
+    let mine = ok(
+        &app.post("/v1/me/calendar")
+            .bearer(&w.client)
+            .json(json!({"expires_at": Utc::now() + Duration::seconds(2)}))
+            .send()
+            .await,
+        201,
+    );
+    let mine = mine["url"].as_str().expect("url").to_string();
+    assert_eq!(app.get(&path_of(&mine)).send().await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(app.get(&path_of(&mine)).send().await.status, 404, "expired");
+    assert_eq!(app.delete("/v1/me/calendar").bearer(&w.client).send().await.status, 204);
+}
+
+#[actix_web::test]
+async fn only_those_who_may_change_homework_make_feeds_and_bad_input_is_named() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "calperm").await;
+    let other = world(&app, "calother").await;
+    // Another clinic's client: 404.
+    app.post(&format!("/v1/clients/{}/calendar", other.client_id))
+        .bearer(&w.admin)
+        .send()
+        .await
+        .problem(404);
+    // Clients use /v1/me/calendar; staff paths are 403 for them, their own record included.
+    app.post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.client)
+        .send()
+        .await
+        .problem(403);
+    app.post("/v1/me/calendar").bearer(&w.admin).send().await.problem(403);
+    // A key without assignments:write: 403.
+    let key = ok(
+        &app.post("/v1/api-keys")
+            .bearer(&w.admin)
+            .json(json!({"name": "reader", "scopes": ["assignments:read", "clients:read"]}))
+            .send()
+            .await,
+        201,
+    );
+    app.post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(key["key"].as_str().expect("key"))
+        .send()
+        .await
+        .problem(403);
+    // Bad input.
+    let past = app
+        .post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .json(json!({"expires_at": Utc::now() - Duration::hours(1)}))
+        .send()
+        .await;
+    past.problem(422);
+    assert_eq!(past.error_fields(), ["expires_at"]);
+    let unknown = app
+        .post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .json(json!({"url": "https://evil.example"}))
+        .send()
+        .await;
+    unknown.problem(422);
+
+    // An Idempotency-Key replay answers without the URL, which is never stored.
+    let first = app
+        .post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .header("idempotency-key", "cal-1")
+        .send()
+        .await;
+    let replay = app
+        .post(&format!("/v1/clients/{}/calendar", w.client_id))
+        .bearer(&w.admin)
+        .header("idempotency-key", "cal-1")
+        .send()
+        .await;
+    assert!(ok(&first, 201)["url"].is_string());
+    assert_eq!(ok(&replay, 201)["url"], Value::Null);
+}
+
+#[actix_web::test]
+async fn feeds_join_the_export_without_their_token_and_go_with_erasure() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, "calsteward").await;
+    let created = ok(
+        &app.post(&format!("/v1/clients/{}/calendar", w.client_id))
+            .bearer(&w.admin)
+            .send()
+            .await,
+        201,
+    );
+    let url = created["url"].as_str().expect("url").to_string();
+    let token = url
+        .rsplit('/')
+        .next()
+        .expect("token")
+        .trim_end_matches(".ics")
+        .to_string();
+    let export = app
+        .get(&format!("/v1/clients/{}/export", w.client_id))
+        .bearer(&w.admin)
+        .send()
+        .await;
+    assert_eq!(export.status, 200);
+    let doc: Value = serde_json::from_slice(&export.raw).expect("json");
+    assert_eq!(doc["calendar_feeds"].as_array().expect("feeds").len(), 1);
+    assert!(
+        !String::from_utf8_lossy(&export.raw).contains(&token),
+        "never the token"
+    );
+    let erased = ok(
+        &app.post(&format!("/v1/clients/{}/erase", w.client_id))
+            .bearer(&w.admin)
+            .json(json!({"confirm": w.client_id}))
+            .send()
+            .await,
+        200,
+    );
+    assert_eq!(erased["removed"]["calendar_feeds"], 1);
+    assert_eq!(app.get(&path_of(&url)).send().await.status, 404);
+}
