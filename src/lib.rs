@@ -17,6 +17,7 @@ pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod exercises;
+pub mod handouts;
 pub mod export;
 pub mod housekeeping;
 pub mod http;

@@ -13,6 +13,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::exercises::configure)
         .configure(crate::routines::configure)
         .configure(crate::assignments::configure)
+        .configure(crate::handouts::configure)
         .configure(crate::sessions::configure)
         .configure(crate::progress::configure)
         .configure(crate::api_keys::configure)

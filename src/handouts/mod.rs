@@ -1,0 +1,67 @@
+//! Printable handouts of homework and routine templates: the same words as an HTML page or a
+//! PDF made in-process (docs/handouts.md says which crates and why).
+
+pub mod content;
+pub mod handlers;
+pub mod html;
+pub mod pdf;
+pub mod qr;
+pub mod queries;
+
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// What a handout is answered as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A self-contained web page (`text/html`).
+    Html,
+    /// A PDF document (`application/pdf`).
+    Pdf,
+}
+
+/// The paper a handout is laid out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Paper {
+    /// ISO A4, 210 × 297 mm.
+    #[default]
+    A4,
+    /// US Letter, 8.5 × 11 in.
+    Letter,
+}
+
+impl Paper {
+    /// Width and height in PDF points (1/72 in).
+    pub fn points(self) -> (f32, f32) {
+        match self {
+            Paper::A4 => (595.28, 841.89),
+            Paper::Letter => (612.0, 792.0),
+        }
+    }
+
+    /// The CSS `@page` size.
+    pub fn css(self) -> &'static str {
+        match self {
+            Paper::A4 => "A4",
+            Paper::Letter => "letter",
+        }
+    }
+}
+
+/// How a handout is asked for.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HandoutQuery {
+    /// `html` or `pdf`; wins over `Accept`. Without it: `pdf` when `Accept` names
+    /// `application/pdf`, else `html`.
+    pub format: Option<Format>,
+    /// `a4` (default) or `letter`.
+    pub paper: Option<Paper>,
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(handlers::get_assignment_handout)
+        .service(handlers::get_routine_handout);
+}
