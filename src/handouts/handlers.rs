@@ -7,7 +7,7 @@ use crate::clients::queries as client_queries;
 use crate::clinics::queries as clinic_queries;
 use crate::error::{ApiError, Problem};
 use crate::handouts::content::{self, ExerciseText, Handout, ItemText};
-use crate::handouts::{Format, HandoutQuery, html, pdf, queries};
+use crate::handouts::{Format, HandoutQuery, PdfDocument, html, pdf, queries};
 use crate::routines::dto::RoutineItemResponse;
 use crate::routines::queries as routine_queries;
 use crate::state::AppState;
@@ -117,7 +117,7 @@ fn assignment_item(item: AssignmentItemResponse) -> ItemText {
         (status = 200, description = "The handout, as a web page or a PDF",
             content(
                 (String = "text/html", example = "<!DOCTYPE html>…"),
-                (Vec<u8> = "application/pdf"),
+                (PdfDocument = "application/pdf"),
             ),
             headers(("Vary" = String, description = "`Accept`: the format may follow it"))),
         (status = 404, description = "No such assignment visible to the caller", body = Problem, content_type = "application/problem+json"),
@@ -175,7 +175,7 @@ pub async fn get_assignment_handout(
         (status = 200, description = "The handout, as a web page or a PDF",
             content(
                 (String = "text/html", example = "<!DOCTYPE html>…"),
-                (Vec<u8> = "application/pdf"),
+                (PdfDocument = "application/pdf"),
             ),
             headers(("Vary" = String, description = "`Accept`: the format may follow it"))),
         (status = 404, description = "No such routine in this clinic", body = Problem, content_type = "application/problem+json"),

@@ -50,13 +50,31 @@ impl Paper {
     }
 }
 
+/// A PDF document: the answer's bytes, documented as a binary string.
+pub struct PdfDocument;
+
+impl utoipa::PartialSchema for PdfDocument {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("A PDF document with its fonts embedded."))
+            .into()
+    }
+}
+
+impl ToSchema for PdfDocument {}
+
 /// How a handout is asked for.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HandoutQuery {
+    #[param(inline)]
     /// `html` or `pdf`; wins over `Accept`. Without it: `pdf` when `Accept` names
     /// `application/pdf`, else `html`.
     pub format: Option<Format>,
+    #[param(inline)]
     /// `a4` (default) or `letter`.
     pub paper: Option<Paper>,
 }
