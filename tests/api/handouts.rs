@@ -378,7 +378,7 @@ async fn handouts_as_a_person_sees_them() {
         return;
     }
     let app = TestApp::spawn().await;
-    let w = world(&app, "Seen").await;
+    let w = world(&app, "Harbour").await;
     let dir = out_dir("seen");
     let path = format!("/v1/assignments/{}/handout", w.assignment);
 
