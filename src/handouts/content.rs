@@ -141,7 +141,11 @@ pub fn seconds(s: i32) -> String {
 pub fn dosage_line(item: &ItemText) -> String {
     let mut work = Vec::new();
     if let Some(r) = item.reps {
-        work.push(if r == 1 { "1 rep".to_string() } else { format!("{r} reps") });
+        work.push(if r == 1 {
+            "1 rep".to_string()
+        } else {
+            format!("{r} reps")
+        });
     }
     if let Some(h) = item.hold_seconds {
         work.push(format!("{} hold", seconds(h)));
@@ -211,11 +215,7 @@ pub fn schedule_words(s: &ScheduleBody, today: NaiveDate) -> String {
     let other_year = |d: NaiveDate| d.year() != today.year();
     let with_year = other_year(s.start_date) || s.end_date.is_some_and(other_year);
     let range = match s.end_date {
-        Some(end) => format!(
-            "from {} to {}",
-            date(s.start_date, with_year),
-            date(end, with_year)
-        ),
+        Some(end) => format!("from {} to {}", date(s.start_date, with_year), date(end, with_year)),
         None => format!("from {}", date(s.start_date, with_year)),
     };
     format!("{days}, {times}, {range}")

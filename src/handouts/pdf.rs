@@ -187,7 +187,10 @@ impl Layout {
     fn paragraph(&mut self, text: &str, size: f32, bold: bool, colour: Colour, indent: f32, lead: Option<&str>) {
         let line_h = size * LEADING;
         let x = MARGIN + indent;
-        for (i, line) in wrap(text, size, bold, self.text_width() - indent).into_iter().enumerate() {
+        for (i, line) in wrap(text, size, bold, self.text_width() - indent)
+            .into_iter()
+            .enumerate()
+        {
             self.keep(line_h);
             let baseline = self.y + size;
             if let (0, Some(lead)) = (i, lead) {
@@ -392,11 +395,7 @@ pub fn render(h: &Handout, paper: Paper) -> Result<Vec<u8>, String> {
     let bold = Font::new(BOLD.into(), 0).ok_or("the bold font does not load")?;
     let l = layout(h, paper);
     let mut doc = Document::new();
-    doc.set_metadata(
-        Metadata::new()
-            .title(h.title.clone())
-            .creator("Rehabit".to_string()),
-    );
+    doc.set_metadata(Metadata::new().title(h.title.clone()).creator("Rehabit".to_string()));
     for ops in &l.pages {
         let settings = PageSettings::from_wh(l.page_w, l.page_h).ok_or("bad page size")?;
         let mut page = doc.start_page_with(settings);

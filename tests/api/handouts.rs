@@ -156,7 +156,10 @@ async fn homework_handout_reads_like_the_clinics_own() {
 
     // Letter paper; `format` wins over `Accept`.
     let res = app
-        .get(&format!("/v1/assignments/{}/handout?paper=letter&format=html", w.assignment))
+        .get(&format!(
+            "/v1/assignments/{}/handout?paper=letter&format=html",
+            w.assignment
+        ))
         .bearer(&w.admin)
         .header("Accept", "application/pdf")
         .send()
@@ -170,11 +173,7 @@ async fn homework_handout_as_pdf() {
     let app = TestApp::spawn().await;
     let w = world(&app, "Pdf").await;
     let path = format!("/v1/assignments/{}/handout", w.assignment);
-    let by_param = app
-        .get(&format!("{path}?format=pdf"))
-        .bearer(&w.admin)
-        .send()
-        .await;
+    let by_param = app.get(&format!("{path}?format=pdf")).bearer(&w.admin).send().await;
     assert_eq!(by_param.status, 200, "{}", by_param.body);
     assert_eq!(by_param.header("content-type"), Some("application/pdf"));
     assert_eq!(
@@ -182,7 +181,11 @@ async fn homework_handout_as_pdf() {
         Some("inline; filename=\"hip-mobility.pdf\"")
     );
     assert!(by_param.raw.starts_with(b"%PDF-"));
-    assert!(by_param.raw.len() < 400_000, "{} bytes: fonts not subset?", by_param.raw.len());
+    assert!(
+        by_param.raw.len() < 400_000,
+        "{} bytes: fonts not subset?",
+        by_param.raw.len()
+    );
     let by_accept = app
         .get(&format!("{path}?paper=letter"))
         .bearer(&w.admin)
@@ -208,7 +211,10 @@ async fn homework_handout_as_pdf() {
         .send()
         .await;
     let page = text(&page);
-    assert!(page.contains("Shoelace pose") && page.contains("Each side: 1 × 60 s hold"), "{page}");
+    assert!(
+        page.contains("Shoelace pose") && page.contains("Each side: 1 × 60 s hold"),
+        "{page}"
+    );
     assert!(page.contains("Hold the tighter side a little longer."), "{page}");
 }
 
@@ -244,7 +250,11 @@ async fn handouts_are_read_by_whoever_reads_the_resource() {
     // A client reads their own handout, not another client's.
     assert_eq!(app.get(&mine).bearer(&w.client).send().await.status, 200);
     assert_eq!(
-        app.get(&format!("{mine}?format=pdf")).bearer(&w.client).send().await.status,
+        app.get(&format!("{mine}?format=pdf"))
+            .bearer(&w.client)
+            .send()
+            .await
+            .status,
         200
     );
     app.get(&theirs).bearer(&w.client).send().await.problem(404);
@@ -267,7 +277,11 @@ async fn handouts_are_read_by_whoever_reads_the_resource() {
 async fn unknown_format_or_paper_is_named() {
     let app = TestApp::spawn().await;
     let w = world(&app, "Bad").await;
-    for (query, field) in [("format=docx", "format"), ("paper=a3", "paper"), ("format=PDF", "format")] {
+    for (query, field) in [
+        ("format=docx", "format"),
+        ("paper=a3", "paper"),
+        ("format=PDF", "format"),
+    ] {
         let res = app
             .get(&format!("/v1/assignments/{}/handout?{query}", w.assignment))
             .bearer(&w.admin)
@@ -395,7 +409,9 @@ async fn handouts_as_a_person_sees_them() {
     let png = std::fs::read_dir(&dir)
         .expect("dir")
         .filter_map(Result::ok)
-        .find(|e| e.file_name().to_string_lossy().starts_with("page") && e.file_name().to_string_lossy().ends_with(".png"))
+        .find(|e| {
+            e.file_name().to_string_lossy().starts_with("page") && e.file_name().to_string_lossy().ends_with(".png")
+        })
         .expect("a PNG of page 1");
     assert!(png.metadata().expect("meta").len() > 2_000, "page 1 looks empty");
 
