@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn a_url_becomes_a_square_code_with_finder_patterns() {
         let m = Matrix::encode("https://media.example/clam.mp4").expect("code");
-        assert!(m.width >= 21 && (m.width - 21) % 4 == 0, "width {}", m.width);
+        assert!(m.width >= 21 && (m.width - 21).is_multiple_of(4), "width {}", m.width);
         // The top-left finder pattern: a dark 7×7 ring around a light ring around a dark 3×3.
         assert!(m.is_dark(0, 0) && m.is_dark(6, 6) && !m.is_dark(1, 1) && m.is_dark(3, 3));
         let dark: usize = m.runs().iter().map(|r| r.2).sum();
