@@ -16,6 +16,8 @@ RUN mkdir -p src tests/api benches migrations \
 # The service itself.
 COPY src ./src
 COPY migrations ./migrations
+# The handout fonts, embedded with include_bytes!.
+COPY assets ./assets
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim

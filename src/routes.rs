@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::routines::configure)
         .configure(crate::assignments::configure)
         .configure(crate::calendar::configure)
+        .configure(crate::handouts::configure)
         .configure(crate::sessions::configure)
         .configure(crate::progress::configure)
         .configure(crate::outcomes::configure)

@@ -407,6 +407,10 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
     );
     t.insert("get_routine", (Method::GET, format!("/v1/routines/{r}"), None));
     t.insert(
+        "get_routine_handout",
+        (Method::GET, format!("/v1/routines/{r}/handout"), None),
+    );
+    t.insert(
         "replace_routine",
         (Method::PUT, format!("/v1/routines/{r}"), Some(routine)),
     );
@@ -434,6 +438,10 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
         (Method::POST, format!("/v1/clients/{c}/assignments"), Some(homework)),
     );
     t.insert("get_assignment", (Method::GET, format!("/v1/assignments/{a}"), None));
+    t.insert(
+        "get_assignment_handout",
+        (Method::GET, format!("/v1/assignments/{a}/handout"), None),
+    );
     t.insert(
         "update_assignment",
         (

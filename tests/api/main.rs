@@ -8,6 +8,7 @@ mod conventions;
 mod demo;
 mod faults;
 mod gates;
+mod handouts;
 mod homework;
 mod integrations;
 mod library;

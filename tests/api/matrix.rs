@@ -25,6 +25,7 @@ const CLIENT_OWN: &[&str] = &[
     "create_session",
     "list_client_assignments",
     "get_assignment",
+    "get_assignment_handout",
     "get_client_agenda",
     "get_exercise",
     "get_questionnaire",

@@ -129,7 +129,12 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
         .await;
     assert_eq!(feed.status, 201, "{}", feed.body);
     let url = text(&feed.body, "url");
-    let token = url.rsplit('/').next().unwrap_or_default().trim_end_matches(".ics").to_string();
+    let token = url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(".ics")
+        .to_string();
     secrets.push(("calendar token".into(), token.clone()));
     let path = format!("/v1/calendar/{token}.ics");
     assert_eq!(app.get(&path).send().await.status, 200);

@@ -157,6 +157,8 @@ fn fill(template: &str, f: &Fixture) -> String {
         let value = match (before, *s) {
             ("clients", _) => f.client_id.clone(),
             ("assignments", _) => f.assignment_id.clone(),
+            // A routine's handout is audited like every handout, though a template names no client.
+            ("routines", _) => rehabit::library::content::HIP_MOBILITY.to_string(),
             ("sessions", _) => f.session_id.clone(),
             ("practitioners", _) => f.practitioner_id.clone(),
             ("webhooks", _) => f.webhook_id.clone(),
