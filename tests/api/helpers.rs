@@ -271,14 +271,15 @@ impl TestApp {
         self.req(Method::DELETE, path)
     }
 
-    /// The types of the outbox's events, in order.
+    /// The types of the outbox's events, in the order they were written (events get their
+    /// feed position only when the feed or housekeeping runs the sequencer).
     pub async fn event_types(&self) -> Vec<String> {
         #[derive(QueryableByName)]
         struct Ev {
             #[diesel(sql_type = Text)]
             ty: String,
         }
-        let rows: Vec<Ev> = diesel::sql_query("SELECT type AS ty FROM events ORDER BY clinic_id, seq")
+        let rows: Vec<Ev> = diesel::sql_query("SELECT type AS ty FROM events ORDER BY clinic_id, written")
             .load(&mut self.db().await)
             .await
             .expect("events");
