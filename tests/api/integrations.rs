@@ -191,6 +191,7 @@ async fn expired_keys_fail_and_keys_stay_in_their_clinic() {
         .execute(&mut app.db().await)
         .await
         .expect("expire");
+    assert_eq!(app.status_becomes("/v1/clients", key, 401).await, 401);
     app.get("/v1/clients").bearer(key).send().await.problem(401);
 
     let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
