@@ -25,7 +25,7 @@ use crate::db::schema::{event_counters, events};
 use crate::error::ApiError;
 use crate::text_enum;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -137,43 +137,47 @@ pub async fn sequence(conn: &mut AsyncPgConnection, clinic_id: Uuid) -> QueryRes
     if !waiting {
         return Ok(0);
     }
-    conn.transaction(async move |conn| {
-        // Takes the clinic's counter lock (held to commit). In READ COMMITTED the next
-        // statement's snapshot is taken after the lock is held: it sees every event committed
-        // so far and every number given by the sequencer that held the lock before.
-        let last: i64 = diesel::insert_into(event_counters::table)
-            .values((
-                event_counters::clinic_id.eq(clinic_id),
-                event_counters::last_seq.eq(0_i64),
-            ))
-            .on_conflict(event_counters::clinic_id)
-            .do_update()
-            .set(event_counters::last_seq.eq(event_counters::last_seq))
-            .returning(event_counters::last_seq)
-            .get_result(conn)
-            .await?;
-        let numbered = diesel::sql_query(SEQUENCE_SQL)
-            .bind::<diesel::sql_types::Uuid, _>(clinic_id)
-            .bind::<diesel::sql_types::BigInt, _>(last)
-            .execute(conn)
-            .await?;
-        if numbered > 0 {
-            let top = last + i64::try_from(numbered).unwrap_or(i64::MAX);
-            diesel::update(event_counters::table.find(clinic_id))
-                .set(event_counters::last_seq.eq(top))
+    // READ COMMITTED named, not assumed: the argument below needs a snapshot per statement.
+    conn.build_transaction()
+        .read_committed()
+        .run(async move |conn| {
+            // Takes the clinic's counter lock (held to commit). In READ COMMITTED the next
+            // statement's snapshot is taken after the lock is held: it sees every event committed
+            // so far and every number given by the sequencer that held the lock before.
+            let last: i64 = diesel::insert_into(event_counters::table)
+                .values((
+                    event_counters::clinic_id.eq(clinic_id),
+                    event_counters::last_seq.eq(0_i64),
+                ))
+                .on_conflict(event_counters::clinic_id)
+                .do_update()
+                .set(event_counters::last_seq.eq(event_counters::last_seq))
+                .returning(event_counters::last_seq)
+                .get_result(conn)
+                .await?;
+            let numbered = diesel::sql_query(SEQUENCE_SQL)
+                .bind::<diesel::sql_types::Uuid, _>(clinic_id)
+                .bind::<diesel::sql_types::BigInt, _>(last)
                 .execute(conn)
                 .await?;
-        }
-        Ok(numbered)
-    })
-    .await
+            if numbered > 0 {
+                let top = last + i64::try_from(numbered).unwrap_or(i64::MAX);
+                diesel::update(event_counters::table.find(clinic_id))
+                    .set(event_counters::last_seq.eq(top))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(numbered)
+        })
+        .await
 }
 
 /// Numbers a clinic's waiting events `$2 + 1, $2 + 2, ...`: each transaction's events together
 /// and in the order it wrote them, transactions in the order of their first event. (Which of
 /// two transactions that committed between the same two rounds committed first, PostgreSQL
 /// does not say; either order keeps the feed's promise, since neither was visible before.)
-/// `xmin` is the writing transaction while the event has no number.
+/// `xmin` is the writing transaction while the event has no number (or an erasure that scrubbed
+/// it since, which only moves it within its round).
 const SEQUENCE_SQL: &str = "
 WITH waiting AS (
     SELECT id, written, min(written) OVER (PARTITION BY xmin::text) AS first
