@@ -18,6 +18,8 @@ pub struct Purged {
     pub idempotency_keys: usize,
     pub deliveries: usize,
     pub throttle_windows: usize,
+    /// Not a purge: events of clinics nobody polls, given their feed positions.
+    pub events_sequenced: usize,
 }
 
 /// One round of clean-up.
@@ -37,9 +39,11 @@ pub async fn run_once(conn: &mut AsyncPgConnection) -> QueryResult<Purged> {
     )
     .execute(conn)
     .await?;
+    let events_sequenced = crate::events::sequence_all(conn).await?;
     Ok(Purged {
         idempotency_keys,
         deliveries,
         throttle_windows,
+        events_sequenced,
     })
 }

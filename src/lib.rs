@@ -128,6 +128,7 @@ pub fn build_app(
         )
         .default_service(web::to(http::rejections::not_found_route))
         .wrap(from_fn(http::idempotency::middleware))
+        .wrap(from_fn(auth::cache::middleware))
         .wrap(from_fn(http::query::strict_query))
         .wrap(from_fn(audit::middleware))
         .wrap(from_fn(http::limits::middleware))

@@ -23,6 +23,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// Audit events of reads waiting to be written (see `audit::sink`).
     pub audit: Arc<crate::audit::sink::Sink>,
+    /// Callers already authenticated, invalidated through `LISTEN/NOTIFY` (see `auth::cache`).
+    pub auth_cache: Arc<crate::auth::cache::AuthCache>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             auth_pool,
             rate_limiter,
             audit: Arc::new(crate::audit::sink::Sink::new()),
+            auth_cache: Arc::new(crate::auth::cache::AuthCache::new(url)),
             config: Arc::new(config),
             keys,
             shutdown: Shutdown::new(),

@@ -64,6 +64,7 @@ pub async fn list(
 
 /// Revokes a live key of the clinic; false when there is none with that id.
 pub async fn revoke(conn: &mut AsyncPgConnection, clinic_id: Uuid, id: Uuid) -> QueryResult<bool> {
+    crate::auth::cache::access_changed();
     let n = diesel::update(
         api_keys::table
             .filter(api_keys::clinic_id.eq(clinic_id))

@@ -1,12 +1,15 @@
 //! `Caller`: who is calling, in which clinic, with which permissions.
 //!
-//! Every request with a bearer token is checked against the database (one indexed lookup), so
-//! a deactivated membership, an archived client or a revoked sign-in loses access at once.
-//! API keys (`rhk_...`, as `Authorization: Bearer` or `X-Api-Key`) are looked up by their hash
-//! in one indexed query too, so a revoked or expired key fails at once; they are rate limited
-//! per key.
+//! A bearer token's membership and sign-in are checked against the database (one indexed
+//! lookup), and API keys (`rhk_...`, as `Authorization: Bearer` or `X-Api-Key`) are looked up
+//! by their hash, the first time this instance sees them; then from the instance's cache of
+//! callers, which every change ending access empties (`auth::cache`): a deactivated
+//! membership, an archived client, a revoked sign-in or key loses access at once on the
+//! instance that made the change, and on the others as soon as the database's notification
+//! reaches them. API keys are rate limited per key.
 
-use crate::auth::keys::{self, KEY_PREFIX};
+use crate::auth::cache::Known;
+use crate::auth::keys::{self, KEY_PREFIX, KeyIdentity};
 use crate::auth::tokens::TokenProblem;
 use crate::auth::{Permission, Permissions, Role};
 use crate::error::ApiError;
@@ -189,10 +192,23 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
     if !key.starts_with(KEY_PREFIX) {
         return Err(invalid());
     }
-    let mut conn = state.auth_conn().await?;
-    let found = keys::authenticate(&mut conn, &crate::secrets::sha256(key))
-        .await?
-        .ok_or_else(invalid)?;
+    let hash = crate::secrets::sha256(key);
+    let cache_key = crate::auth::cache::api_key_key(&hash);
+    // Read before the cache and the database: an answer is kept only if nothing emptied the
+    // cache since.
+    let generation = state.auth_cache.generation();
+    let mut conn = None;
+    let found = match state.auth_cache.get(&cache_key) {
+        Some(Known::Key(found)) => found,
+        _ => {
+            let c = conn.insert(state.auth_conn().await?);
+            let found = keys::authenticate(c, &hash).await?.ok_or_else(invalid)?;
+            state
+                .auth_cache
+                .put(cache_key.clone(), Known::Key(found.clone()), generation);
+            found
+        }
+    };
     let decision = state.rate_limiter.check(found.id);
     if !decision.allowed {
         let mut e = ApiError::too_many_requests(
@@ -211,7 +227,17 @@ async fn authenticate_key(req: &HttpRequest, state: &AppState, key: &str) -> Res
     // last_used_at is informative: refreshing it at most once a minute keeps writes rare.
     let now = Utc::now();
     if found.last_used_at.is_none_or(|t| now - t > Duration::seconds(60)) {
-        keys::touch(&mut conn, found.id, now).await?;
+        let c = match conn {
+            Some(ref mut c) => c,
+            None => conn.insert(state.auth_conn().await?),
+        };
+        keys::touch(c, found.id, now).await?;
+        // The cached identity remembers the touch, so the next minute's requests need none.
+        let touched = KeyIdentity {
+            last_used_at: Some(now),
+            ..found.clone()
+        };
+        state.auth_cache.put(cache_key, Known::Key(touched), generation);
     }
     Ok(Caller {
         clinic_id: found.clinic_id,
@@ -232,9 +258,20 @@ async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, Api
         }
     })?;
     let invalid = || ApiError::invalid_token("The sign-in this access token belongs to has ended; sign in again.");
-    let mut conn = state.auth_conn().await?;
-    let found = crate::auth::queries::active_member(&mut conn, claims.sub, claims.clinic, claims.sid).await?;
-    let (membership_id, role, client_id) = found.ok_or_else(invalid)?;
+    let cache_key = crate::auth::cache::token_key(claims.sub, claims.clinic, claims.sid);
+    let generation = state.auth_cache.generation();
+    let (membership_id, role, client_id) = match state.auth_cache.get(&cache_key) {
+        Some(Known::Member(membership_id, role, client_id)) => (membership_id, role, client_id),
+        _ => {
+            let mut conn = state.auth_conn().await?;
+            let found = crate::auth::queries::active_member(&mut conn, claims.sub, claims.clinic, claims.sid).await?;
+            let (membership_id, role, client_id) = found.ok_or_else(invalid)?;
+            state
+                .auth_cache
+                .put(cache_key, Known::Member(membership_id, role, client_id), generation);
+            (membership_id, role, client_id)
+        }
+    };
     let caller = Caller {
         clinic_id: claims.clinic,
         permissions: role.permissions(),

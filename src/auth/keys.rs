@@ -20,6 +20,8 @@ pub struct KeyIdentity {
     pub name: String,
     pub scopes: Vec<String>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Its end date (checked again on each use of a cached identity).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl KeyIdentity {
@@ -52,6 +54,7 @@ pub async fn authenticate(conn: &mut AsyncPgConnection, key_hash: &[u8]) -> Quer
             api_keys::name,
             api_keys::scopes,
             api_keys::last_used_at,
+            api_keys::expires_at,
         ))
         .first(conn)
         .await

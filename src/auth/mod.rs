@@ -2,6 +2,7 @@
 //! lookup and rate limits, sign-in throttling and the `Caller` extractor. The endpoints that
 //! issue tokens live in `oauth`.
 
+pub mod cache;
 pub mod extractor;
 pub mod keys;
 pub mod password;

@@ -138,6 +138,7 @@ pub async fn mark_refresh_used(conn: &mut AsyncPgConnection, hash: &[u8]) -> Que
 }
 
 pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> QueryResult<usize> {
+    crate::auth::cache::access_changed();
     diesel::update(
         token_families::table
             .find(family_id)
@@ -152,6 +153,7 @@ pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid) -> Que
 /// checks its sign-in). Archiving, deactivating and a role change call it, so a person restored
 /// later signs in again instead of reviving old tokens.
 pub async fn end_sign_ins(conn: &mut AsyncPgConnection, membership_id: Uuid) -> QueryResult<usize> {
+    crate::auth::cache::access_changed();
     let member = memberships::table.filter(memberships::id.eq(membership_id));
     diesel::update(
         token_families::table
@@ -166,6 +168,7 @@ pub async fn end_sign_ins(conn: &mut AsyncPgConnection, membership_id: Uuid) -> 
 
 /// Ends every sign-in of a user in a clinic except `keep` (after a password change).
 pub async fn revoke_other_families(conn: &mut AsyncPgConnection, user_id: Uuid, keep: Uuid) -> QueryResult<usize> {
+    crate::auth::cache::access_changed();
     diesel::update(
         token_families::table
             .filter(token_families::user_id.eq(user_id))
@@ -221,6 +224,7 @@ pub async fn set_password(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &st
 
 /// Ends every sign-in of a user (after a password reset).
 pub async fn revoke_all_families(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<usize> {
+    crate::auth::cache::access_changed();
     diesel::update(
         token_families::table
             .filter(token_families::user_id.eq(user_id))

@@ -284,6 +284,7 @@ pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, changes: &ClientChan
 
 /// Keeps the client's login in step: same display name; active unless archived.
 pub async fn sync_login(conn: &mut AsyncPgConnection, client: &ClientRow) -> QueryResult<usize> {
+    crate::auth::cache::access_changed();
     diesel::update(memberships::table.filter(memberships::client_id.eq(client.id)))
         .set((
             memberships::name.eq(&client.name),

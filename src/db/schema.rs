@@ -89,14 +89,15 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (clinic_id, seq) {
+    events (id) {
         clinic_id -> Uuid,
-        seq -> Int8,
+        seq -> Nullable<Int8>,
         id -> Uuid,
         #[sql_name = "type"]
         event_type -> Text,
         occurred_at -> Timestamptz,
         data -> Jsonb,
+        written -> Int8,
     }
 }
 

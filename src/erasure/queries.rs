@@ -29,6 +29,8 @@ const SCRUBBED_DATA: &str = "jsonb_strip_nulls(jsonb_build_object(
 /// Erases one client of `clinic_id` (already locked by the caller); answers the rows removed
 /// and the rows scrubbed, per table.
 pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uuid) -> QueryResult<(Counts, Counts)> {
+    // The client's login and sign-ins go: no cached caller may outlive them.
+    crate::auth::cache::access_changed();
     let mut removed = Counts::new();
     let mut scrubbed = Counts::new();
 

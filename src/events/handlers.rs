@@ -72,7 +72,8 @@ async fn read_page(
                 .filter(events::clinic_id.eq(clinic_id))
                 .filter(events::seq.gt(after))
                 .select((
-                    events::seq,
+                    // Only numbered events pass `seq > after`.
+                    events::seq.assume_not_null(),
                     events::id,
                     events::event_type,
                     events::occurred_at,
@@ -144,6 +145,8 @@ pub async fn list_events(
     };
     let types = visible_types(parse_types(query.types.as_deref())?, caller.permissions)?;
     let mut conn = state.conn().await?;
+    // Events committed since the last round get their numbers before the page is read.
+    crate::events::sequence(&mut conn, caller.clinic_id).await?;
     let (rows, head) = read_page(&mut conn, caller.clinic_id, after, types, limit).await?;
     // A full page ends at its last event; otherwise nothing else matches up to the snapshot's
     // last event, so the poller may skip ahead to it (events the filter left out included).

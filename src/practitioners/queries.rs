@@ -173,6 +173,7 @@ pub async fn update(
     id: Uuid,
     changes: &MembershipChanges<'_>,
 ) -> QueryResult<MembershipRow> {
+    crate::auth::cache::access_changed();
     diesel::update(memberships::table.find(id))
         .set((
             changes,

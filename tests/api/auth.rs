@@ -272,6 +272,8 @@ async fn deactivating_a_membership_ends_access_at_once() {
         .execute(&mut app.db().await)
         .await
         .expect("update");
+    // Made behind the service's back: it hears of it through the database's notification.
+    assert_eq!(app.status_becomes("/v1/me", &token, 401).await, 401);
     app.get("/v1/me").bearer(&token).send().await.problem(401);
     app.login("deact@clinic.example", PASSWORD).await.problem(401);
 }
@@ -511,12 +513,12 @@ async fn current_password_guesses_count_as_failed_sign_ins() {
 
 #[actix_web::test]
 async fn sign_up_emits_clinic_created_in_the_outbox() {
-    use diesel::sql_types::{BigInt, Text};
+    use diesel::sql_types::{BigInt, Nullable, Text};
     use diesel_async::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Ev {
-        #[diesel(sql_type = BigInt)]
-        seq: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        seq: Option<i64>,
         #[diesel(sql_type = Text)]
         ty: String,
         #[diesel(sql_type = Text)]
@@ -524,13 +526,124 @@ async fn sign_up_emits_clinic_created_in_the_outbox() {
     }
     let app = TestApp::spawn().await;
     app.signup("Outbox", "outbox@clinic.example").await;
-    let events: Vec<Ev> = diesel::sql_query("SELECT seq, type AS ty, data->>'name' AS name FROM events")
-        .load(&mut app.db().await)
-        .await
-        .expect("events");
-    assert_eq!(events.len(), 1);
-    assert_eq!(
-        (events[0].seq, events[0].ty.as_str(), events[0].name.as_str()),
-        (1, "clinic.created", "Outbox")
+    let mut db = app.db().await;
+    let read = async |db: &mut diesel_async::AsyncPgConnection| -> Vec<(Option<i64>, String, String)> {
+        diesel::sql_query("SELECT seq, type AS ty, data->>'name' AS name FROM events")
+            .load::<Ev>(db)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| (e.seq, e.ty, e.name))
+            .collect()
+    };
+    // Written without a feed position; the sequencer (housekeeping, or the feed before a read)
+    // gives it the clinic's first.
+    let unnumbered = (None, "clinic.created".to_string(), "Outbox".to_string());
+    assert_eq!(read(&mut db).await, vec![unnumbered]);
+    assert_eq!(rehabit::events::sequence_all(&mut db).await.expect("sequence"), 1);
+    let numbered = (Some(1), "clinic.created".to_string(), "Outbox".to_string());
+    assert_eq!(read(&mut db).await, vec![numbered]);
+    assert_eq!(rehabit::events::sequence_all(&mut db).await.expect("again"), 0);
+}
+
+/// Two instances of the service on one database, each with its own cache of callers (issue 16):
+/// access ended on one is refused by that one at once, and by the other once the database's
+/// notification reaches it (a bounded wait; the assertion is on the outcome, not its speed).
+#[actix_web::test]
+async fn access_ended_on_one_instance_is_refused_by_the_other() {
+    use diesel_async::RunQueryDsl;
+    let a = TestApp::spawn().await;
+    let b = a.second_instance().await;
+    let admin = a.admin_token("Two", "two@clinic.example").await;
+    let other_sign_in = a.login("two@clinic.example", PASSWORD).await.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let res = a
+        .post("/v1/api-keys")
+        .bearer(&admin)
+        .json(json!({"name": "Booking", "scopes": ["clients:read"]}))
+        .send()
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (key, key_id) = (
+        res.body["key"].as_str().expect("key").to_string(),
+        res.body["id"].as_str().expect("id").to_string(),
     );
+    // Both instances have seen every credential, with their caches in use.
+    assert_eq!(b.get("/v1/me").bearer(&admin).send().await.status, 200);
+    a.cache_listening().await;
+    b.cache_listening().await;
+    for app in [&a, &b] {
+        assert_eq!(app.get("/v1/me").bearer(&admin).send().await.status, 200);
+        assert_eq!(app.get("/v1/me").bearer(&other_sign_in).send().await.status, 200);
+        assert_eq!(app.get("/v1/clients").bearer(&key).send().await.status, 200);
+        assert!(app.state.auth_cache.len() >= 3, "the callers are cached");
+    }
+
+    // A sign-in ended on A: A refuses its next request, B after its notification.
+    let res = a.post("/v1/auth/revoke").json(json!({"token": admin})).send().await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    a.get("/v1/me").bearer(&admin).send().await.problem(401);
+    assert_eq!(b.status_becomes("/v1/me", &admin, 401).await, 401);
+    // The other sign-in is untouched on both.
+    assert_eq!(a.get("/v1/me").bearer(&other_sign_in).send().await.status, 200);
+    assert_eq!(b.get("/v1/me").bearer(&other_sign_in).send().await.status, 200);
+
+    // A key revoked on B: B refuses at once, A after its notification.
+    assert_eq!(a.get("/v1/clients").bearer(&key).send().await.status, 200);
+    let res = b
+        .delete(&format!("/v1/api-keys/{key_id}"))
+        .bearer(&other_sign_in)
+        .send()
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    b.get("/v1/clients").bearer(&key).send().await.problem(401);
+    assert_eq!(a.status_becomes("/v1/clients", &key, 401).await, 401);
+
+    // A membership ended behind both instances' backs (direct SQL): both refuse.
+    assert_eq!(a.get("/v1/me").bearer(&other_sign_in).send().await.status, 200);
+    assert_eq!(b.get("/v1/me").bearer(&other_sign_in).send().await.status, 200);
+    diesel::sql_query("UPDATE memberships SET active = false")
+        .execute(&mut a.db().await)
+        .await
+        .expect("deactivate");
+    assert_eq!(a.status_becomes("/v1/me", &other_sign_in, 401).await, 401);
+    assert_eq!(b.status_becomes("/v1/me", &other_sign_in, 401).await, 401);
+}
+
+/// When the listening connection drops, the instance stops trusting its cache (a change made
+/// meanwhile could not be heard) and listens again on a new connection.
+#[actix_web::test]
+async fn the_cache_is_bypassed_while_its_listener_is_down() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let token = app.admin_token("Drop", "drop@clinic.example").await;
+    assert_eq!(app.get("/v1/me").bearer(&token).send().await.status, 200);
+    app.cache_listening().await;
+    assert_eq!(app.get("/v1/me").bearer(&token).send().await.status, 200);
+    assert!(!app.state.auth_cache.is_empty());
+    let ended = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN rehabit_auth%'",
+    )
+    .execute(&mut app.db().await)
+    .await
+    .expect("terminate the listener");
+    assert_eq!(ended, 1, "one listening connection");
+    for _ in 0..500 {
+        if !app.state.auth_cache.is_listening() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(app.state.auth_cache.is_empty(), "emptied when its connection dropped");
+    // It listens again, and notifications work on the new connection.
+    app.cache_listening().await;
+    assert_eq!(app.get("/v1/me").bearer(&token).send().await.status, 200);
+    diesel::sql_query("UPDATE token_families SET revoked_at = now()")
+        .execute(&mut app.db().await)
+        .await
+        .expect("revoke");
+    assert_eq!(app.status_becomes("/v1/me", &token, 401).await, 401);
 }

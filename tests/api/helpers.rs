@@ -207,6 +207,8 @@ impl TestApp {
     /// times over. Ends this app's database sessions (copying needs that), so use this app only
     /// to fork afterwards.
     pub async fn fork(&self) -> TestApp {
+        // Its cache's listener would connect again to the database being copied.
+        self.state.auth_cache.stop();
         let mut conn = AsyncPgConnection::establish(&admin_url())
             .await
             .expect("PostgreSQL reachable");
@@ -220,6 +222,41 @@ impl TestApp {
         let (db_name, db_url) = create_db_from(&self.db_name).await;
         let secret = self.state.config.jwt_secret.clone();
         Self::start(db_name, db_url, move |c| c.jwt_secret = secret).await
+    }
+
+    /// A second instance of the service on this app's database, as another server behind the
+    /// same load balancer: its own state, pools and cache of callers; tokens signed with the
+    /// same key. The database stays this app's (dropped with it, not with the second one).
+    pub async fn second_instance(&self) -> TestApp {
+        let secret = self.state.config.jwt_secret.clone();
+        Self::start(String::new(), self.db_url.clone(), move |c| c.jwt_secret = secret).await
+    }
+
+    /// Waits (up to ten seconds) until this instance's cache of callers listens for changes,
+    /// so that what follows runs with the cache in use.
+    pub async fn cache_listening(&self) {
+        for _ in 0..500 {
+            if self.state.auth_cache.is_listening() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the auth cache's listener did not connect");
+    }
+
+    /// The status of `GET path` with `credential`, polled (up to ten seconds) until it is
+    /// `status`: for a change made behind this instance's back (another instance, direct SQL),
+    /// which it hears of through the database's notification. Answers the last status seen.
+    pub async fn status_becomes(&self, path: &str, credential: &str, status: u16) -> u16 {
+        let mut last = 0;
+        for _ in 0..500 {
+            last = self.get(path).bearer(credential).send().await.status;
+            if last == status {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        last
     }
 
     async fn start(db_name: String, db_url: String, tweak: impl FnOnce(&mut Config)) -> Self {
@@ -271,14 +308,15 @@ impl TestApp {
         self.req(Method::DELETE, path)
     }
 
-    /// The types of the outbox's events, in order.
+    /// The types of the outbox's events, in the order they were written (events get their
+    /// feed position only when the feed or housekeeping runs the sequencer).
     pub async fn event_types(&self) -> Vec<String> {
         #[derive(QueryableByName)]
         struct Ev {
             #[diesel(sql_type = Text)]
             ty: String,
         }
-        let rows: Vec<Ev> = diesel::sql_query("SELECT type AS ty FROM events ORDER BY clinic_id, seq")
+        let rows: Vec<Ev> = diesel::sql_query("SELECT type AS ty FROM events ORDER BY clinic_id, written")
             .load(&mut self.db().await)
             .await
             .expect("events");
@@ -363,6 +401,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if self.db_name.is_empty() {
+            return; // a second instance: the database is the first one's
+        }
         let name = self.db_name.clone();
         // Drop runs inside the test's runtime; the clean-up gets a small runtime of its own.
         let _ = std::thread::spawn(move || {

@@ -195,6 +195,7 @@ async fn expired_keys_fail_and_keys_stay_in_their_clinic() {
         .execute(&mut app.db().await)
         .await
         .expect("expire");
+    assert_eq!(app.status_becomes("/v1/clients", key, 401).await, 401);
     app.get("/v1/clients").bearer(key).send().await.problem(401);
 
     let future = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
@@ -1112,6 +1113,197 @@ async fn a_poller_sees_every_event_once_and_in_order_under_concurrent_writers() 
         "the poller saw every committed event once, in commit order"
     );
     assert!(polls > 10, "the poller ran while writers wrote ({polls} polls)");
+}
+
+/// The sequencer's promise with a transaction held open for seconds: several writers commit
+/// while one keeps its event uncommitted, three readers page the feed at the same time. Each
+/// reader sees every committed event exactly once, all in the same order; the long writer's
+/// event, written before the others but committed after them, comes after them.
+#[actix_web::test]
+async fn three_readers_see_every_event_once_while_a_writer_stays_open_for_seconds() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    use std::cell::Cell;
+    const WRITERS: usize = 4;
+    const EACH: usize = 15;
+    const READERS: usize = 3;
+    let app = TestApp::spawn_with(|c| c.database_pool_size = 8).await;
+    let signup = app.signup("Held", "admin@held.example").await;
+    let clinic: uuid::Uuid = signup["clinic"]["id"].as_str().expect("clinic").parse().expect("uuid");
+    let admin = app.login("admin@held.example", PASSWORD).await.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let reader = key(&app, &admin, &["events:read", "clients:read"]).await;
+    let opened = std::sync::atomic::AtomicBool::new(false);
+    let writing = Cell::new(WRITERS + 1);
+
+    let long_writer = async {
+        let mut conn = AsyncPgConnection::establish(&app.db_url).await.expect("db");
+        let opened = &opened;
+        let id = conn
+            .transaction::<_, diesel::result::Error, _>(async move |conn| {
+                let id = rehabit::events::emit(
+                    conn,
+                    clinic,
+                    rehabit::events::EventType::ClientUpdated,
+                    &json!({"long": true}),
+                )
+                .await?;
+                opened.store(true, Ordering::SeqCst);
+                diesel::sql_query("SELECT pg_sleep(2)").execute(conn).await?;
+                Ok(id)
+            })
+            .await
+            .expect("long transaction");
+        writing.set(writing.get() - 1);
+        id
+    };
+    let writer = |w: usize| {
+        let (url, opened, writing) = (app.db_url.clone(), &opened, &writing);
+        async move {
+            // Starts once the long transaction holds its (unnumbered) event.
+            while !opened.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let mut conn = AsyncPgConnection::establish(&url).await.expect("db");
+            for i in 0..EACH {
+                let _ = conn
+                    .transaction::<_, diesel::result::Error, _>(async move |conn| {
+                        rehabit::events::emit(
+                            conn,
+                            clinic,
+                            rehabit::events::EventType::ClientUpdated,
+                            &json!({"writer": w, "n": i}),
+                        )
+                        .await?;
+                        diesel::sql_query("SELECT pg_sleep(random() * 0.01)")
+                            .execute(conn)
+                            .await?;
+                        if i % 5 == 2 {
+                            return Err(diesel::result::Error::RollbackTransaction);
+                        }
+                        Ok(())
+                    })
+                    .await;
+            }
+            writing.set(writing.get() - 1);
+        }
+    };
+    let poller = |_: usize| {
+        let (app, reader, writing) = (&app, &reader, &writing);
+        async move {
+            let mut seen: Vec<uuid::Uuid> = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let done = writing.get() == 0;
+                let query = if cursor.is_empty() {
+                    "?limit=5".to_string()
+                } else {
+                    format!("?limit=5&after={cursor}")
+                };
+                let (items, next) = events_page(app, reader, &query).await;
+                let empty = items.is_empty();
+                seen.extend(
+                    items
+                        .iter()
+                        .map(|e| e["id"].as_str().expect("id").parse::<uuid::Uuid>().expect("uuid")),
+                );
+                cursor = next;
+                if done && empty {
+                    return seen;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let (long_id, _, seen) = tokio::join!(
+        long_writer,
+        futures_util::future::join_all((0..WRITERS).map(writer)),
+        futures_util::future::join_all((0..READERS).map(poller)),
+    );
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        seq: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        written: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT id, seq, written FROM events WHERE clinic_id = $1 ORDER BY seq")
+        .bind::<diesel::sql_types::Uuid, _>(clinic)
+        .load(&mut app.db().await)
+        .await
+        .expect("events");
+    let committed_writes = WRITERS * (EACH - (0..EACH).filter(|i| i % 5 == 2).count());
+    assert_eq!(
+        rows.len(),
+        1 + 1 + committed_writes,
+        "clinic.created, the long one, the writers'"
+    );
+    let seqs: Vec<Option<i64>> = rows.iter().map(|r| r.seq).collect();
+    let expected: Vec<Option<i64>> = (1..).take(rows.len()).map(Some).collect();
+    assert_eq!(seqs, expected, "every committed event numbered, without a gap");
+    let committed: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    for (n, seen) in seen.iter().enumerate() {
+        assert_eq!(seen, &committed, "reader {n} saw every committed event once, in order");
+    }
+    let long = rows.iter().find(|r| r.id == long_id).expect("the long event");
+    assert!(
+        rows.iter().any(|r| r.written > long.written && r.seq < long.seq),
+        "events committed while the long transaction was open come before its event"
+    );
+}
+
+/// A cursor a poller stored before events were numbered by the sequencer (`{"seq":5}`, encoded
+/// as the feed encodes it) resumes at the same event, and new events follow the old numbers.
+#[actix_web::test]
+async fn a_cursor_stored_before_the_sequencer_resumes_in_place() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token("Old", "admin@old.example").await;
+    let reader = key(&app, &admin, &["events:read", "clients:read"]).await;
+    let mut db = app.db().await;
+    // What the outbox held before the change: events numbered at write time, the counter at the
+    // last number. (The sign-up's event takes number 1 first.)
+    rehabit::events::sequence_all(&mut db).await.expect("sequence");
+    let inserted = diesel::sql_query(
+        "WITH c AS (SELECT clinic_id FROM events WHERE seq = 1)
+         INSERT INTO events (clinic_id, seq, id, type, data)
+         SELECT c.clinic_id, n, rehabit_uuid_v7(), 'client.updated', jsonb_build_object('old', n) FROM c, generate_series(2, 8) n",
+    )
+    .execute(&mut db)
+    .await
+    .expect("old events");
+    assert_eq!(inserted, 7);
+    diesel::sql_query(
+        "UPDATE event_counters SET last_seq = 8 WHERE clinic_id = (SELECT clinic_id FROM events WHERE seq = 1)",
+    )
+    .execute(&mut db)
+    .await
+    .expect("counter");
+    let stored = "eyJzZXEiOjV9";
+    assert_eq!(
+        stored,
+        rehabit::http::pagination::encode_cursor(&json!({"seq": 5})),
+        "the cursor is the feed's encoding of position 5"
+    );
+    let (items, next) = events_page(&app, &reader, &format!("?after={stored}")).await;
+    let old: Vec<&Value> = items.iter().map(|e| &e["data"]["old"]).collect();
+    assert_eq!(old, vec![&json!(6), &json!(7), &json!(8)]);
+    app.post("/v1/clients")
+        .bearer(&admin)
+        .json(json!({"name": "New", "timezone": "Europe/London"}))
+        .succeeds()
+        .await;
+    let (items, _) = events_page(&app, &reader, &format!("?after={next}")).await;
+    assert_eq!(types_of(&items), vec!["client.created"]);
+    let (items, _) = events_page(&app, &reader, &format!("?after={stored}")).await;
+    assert_eq!(
+        items.len(),
+        4,
+        "the stored cursor still reads from position 6: {items:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -991,11 +991,12 @@ async fn writes_emit_events() {
     assert_eq!(app.delete(&routine_path).bearer(&token).send().await.status, 204);
     assert_eq!(app.delete(&path).bearer(&token).send().await.status, 204);
 
-    let events: Vec<EventRow> = diesel::sql_query("SELECT type FROM events WHERE clinic_id = $1::uuid ORDER BY seq")
-        .bind::<diesel::sql_types::Text, _>(&clinic)
-        .load(&mut app.db().await)
-        .await
-        .expect("events");
+    let events: Vec<EventRow> =
+        diesel::sql_query("SELECT type FROM events WHERE clinic_id = $1::uuid ORDER BY written")
+            .bind::<diesel::sql_types::Text, _>(&clinic)
+            .load(&mut app.db().await)
+            .await
+            .expect("events");
     let types: Vec<&str> = events.iter().map(|e| e.r#type.as_str()).collect();
     assert_eq!(
         types,
