@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod exercises;
 pub mod export;
+pub mod fhir;
 pub mod housekeeping;
 pub mod http;
 pub mod invitations;

@@ -22,5 +22,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::webhooks::configure)
         .configure(crate::audit::configure)
         .configure(crate::export::configure)
+        .configure(crate::fhir::configure)
         .configure(crate::erasure::configure);
 }

@@ -6,6 +6,7 @@ mod auth;
 mod conventions;
 mod demo;
 mod faults;
+mod fhir;
 mod gates;
 mod homework;
 mod integrations;
