@@ -220,10 +220,10 @@ mod tests {
     #[test]
     fn ids_are_the_last_segment_of_the_url() {
         let cs = code_system_by_id("rehabit").expect("code system");
-        assert!(cs["url"].as_str().unwrap().ends_with("/rehabit"));
+        assert!(cs["url"].as_str().expect("test value").ends_with("/rehabit"));
         for id in ["dosage", "laterality"] {
             let sd = structure_definition_by_id(id).expect(id);
-            assert!(sd["url"].as_str().unwrap().ends_with(&format!("/{id}")));
+            assert!(sd["url"].as_str().expect("test value").ends_with(&format!("/{id}")));
             assert_eq!(sd["id"], id);
         }
         assert!(code_system_by_id("other").is_none() && structure_definition_by_id("rehabit").is_none());

@@ -266,10 +266,8 @@ pub fn patient(c: &ClientResponse, practitioners: &HashSet<Uuid>) -> Value {
         "active": !c.archived,
         "name": [{ "text": c.name }],
     });
-    if let Some(ext) = &c.external_id {
-        p["identifier"]
-            .as_array_mut()
-            .map(|ids| ids.push(json!({ "type": { "text": "Booking system id" }, "value": ext })));
+    if let (Some(ext), Some(ids)) = (&c.external_id, p["identifier"].as_array_mut()) {
+        ids.push(json!({ "type": { "text": "Booking system id" }, "value": ext }));
     }
     if let Some(email) = &c.email {
         p["telecom"] = json!([{ "system": "email", "value": email }]);
@@ -719,7 +717,7 @@ mod tests {
             client_id: Uuid::now_v7(),
             assignment_id: Uuid::now_v7(),
             performed_at: at,
-            local_date: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+            local_date: NaiveDate::from_ymd_opt(2026, 7, 1).expect("test value"),
             duration_seconds: None,
             pain_before,
             pain_after,
@@ -779,8 +777,8 @@ mod tests {
     #[test]
     fn timing_follows_the_schedule() {
         let s = ScheduleBody {
-            start_date: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
-            end_date: Some(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()),
+            start_date: NaiveDate::from_ymd_opt(2026, 11, 2).expect("test value"),
+            end_date: Some(NaiveDate::from_ymd_opt(2026, 12, 2).expect("test value")),
             days_of_week: vec![DayOfWeek::Fri, DayOfWeek::Mon],
             times_per_day: 2,
         };
@@ -811,10 +809,10 @@ mod tests {
         let p = patient(&c, &HashSet::new());
         assert_eq!(p["id"], c.id.to_string());
         assert!(p.get("generalPractitioner").is_none());
-        let with = patient(&c, &HashSet::from([c.primary_practitioner_id.unwrap()]));
+        let with = patient(&c, &HashSet::from([c.primary_practitioner_id.expect("test value")]));
         assert_eq!(
             with["generalPractitioner"][0],
-            reference(c.primary_practitioner_id.unwrap())
+            reference(c.primary_practitioner_id.expect("test value"))
         );
         assert_eq!(with["identifier"][1]["value"], "bk-1");
     }
@@ -824,7 +822,10 @@ mod tests {
         let s = log(Some(3), Some(8), true);
         let client = Uuid::now_v7();
         let out = session(&s, client, &HashSet::new(), &HashSet::new(), chrono_tz::Europe::London);
-        let kinds: Vec<&str> = out.iter().map(|r| r["resourceType"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|r| r["resourceType"].as_str().expect("test value"))
+            .collect();
         assert_eq!(
             kinds,
             [

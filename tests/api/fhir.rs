@@ -184,7 +184,7 @@ async fn the_bundle_maps_the_record_and_its_references_resolve() {
     assert!(
         observations
             .iter()
-            .any(|o| o["derivedFrom"][0]["reference"] == format!("urn:uuid:{}", qr["id"].as_str().unwrap()))
+            .any(|o| o["derivedFrom"][0]["reference"] == format!("urn:uuid:{}", qr["id"].as_str().expect("present")))
     );
     let ad = &resources(&bundle, "ActivityDefinition")[0];
     assert_eq!(ad["code"]["coding"][0]["code"], "229065009");
@@ -200,9 +200,9 @@ async fn the_bundle_maps_the_record_and_its_references_resolve() {
     let ids = |b: &Value| -> Vec<String> {
         b["entry"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .iter()
-            .map(|e| e["fullUrl"].as_str().unwrap().to_string())
+            .map(|e| e["fullUrl"].as_str().expect("present").to_string())
             .collect()
     };
     assert_eq!(ids(&bundle), ids(&again));
@@ -362,7 +362,7 @@ async fn definitions_are_public() {
     assert_eq!(cs["url"], rehabit::fhir::CODE_SYSTEM);
     let codes: Vec<&str> = cs["concept"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
         .filter_map(|c| c["code"].as_str())
         .collect();
@@ -374,7 +374,7 @@ async fn definitions_are_public() {
         );
         assert_eq!(sd["resourceType"], "StructureDefinition");
         assert_eq!(sd["type"], "Extension");
-        assert!(sd["url"].as_str().unwrap().ends_with(id));
+        assert!(sd["url"].as_str().expect("present").ends_with(id));
     }
     app.get("/v1/fhir/CodeSystem/other").send().await.problem(404);
     app.get("/v1/fhir/StructureDefinition/rehabit")
