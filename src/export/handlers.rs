@@ -107,7 +107,7 @@ pub struct ExportQuery {
     operation_id = "export_client",
     params(("id" = Uuid, Path, description = "The client's id"), ExportQuery),
     responses(
-        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content_type = "application/json", body = Object),
+        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content((Object = "application/json"), (Object = "application/fhir+json"))),
         (status = 404, description = "No such client in this clinic (or erased)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["data:export"]))
@@ -141,7 +141,7 @@ pub async fn export_client(
     operation_id = "export_my_data",
     params(ExportQuery),
     responses(
-        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content_type = "application/json", body = Object),
+        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content((Object = "application/json"), (Object = "application/fhir+json"))),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
