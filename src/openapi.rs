@@ -53,6 +53,8 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
     // Reached only through `schema_with` (a nullable choice) or a query parameter, so named here.
     components(schemas(
         crate::export::handlers::ExportFormat,
+        crate::outcomes::dto::LatestScore,
+        crate::monitoring::dto::SetupCode,
         crate::sessions::dto::EntrySide,
         crate::sessions::dto::ReviewResponse,
         crate::progress::dto::AsymmetryResponse,
