@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod exercises;
 pub mod export;
+pub mod fhir;
 pub mod handouts;
 pub mod housekeeping;
 pub mod http;

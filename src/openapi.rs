@@ -48,10 +48,14 @@ Errors are RFC 9457 `application/problem+json`. Lists are cursor-paginated (`lim
         (name = "outcomes", description = "Outcome measures: questionnaire definitions (built-in PSFS and LEFS), their schedules, offline-safe responses scored by one engine, and score series with change and MCID"),
         (name = "monitoring", description = "The remote-monitoring ledger: episodes, interactions, data days per 30-day period and management minutes per month, with the codes they support (billing staff)"),
         (name = "audit", description = "The audit trail: who read or changed whose data, when, from where, and how it ended (admins)"),
+        (name = "fhir", description = "Rehabit's FHIR R4 definitions (CodeSystem, extension StructureDefinitions), public; the bundle itself is under stewardship"),
         (name = "stewardship", description = "A client's whole record as one document (export), and erasure of a client's personal data"),
     ),
-    // Reached only through `schema_with` (a nullable choice), so named here.
+    // Reached only through `schema_with` (a nullable choice) or a query parameter, so named here.
     components(schemas(
+        crate::export::handlers::ExportFormat,
+        crate::outcomes::dto::LatestScore,
+        crate::monitoring::dto::SetupCode,
         crate::sessions::dto::EntrySide,
         crate::sessions::dto::ReviewResponse,
         crate::progress::dto::AsymmetryResponse,

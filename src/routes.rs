@@ -24,5 +24,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .configure(crate::webhooks::configure)
         .configure(crate::audit::configure)
         .configure(crate::export::configure)
+        .configure(crate::fhir::configure)
         .configure(crate::erasure::configure);
 }

@@ -31,6 +31,14 @@ pub const EXEMPT: &[(&str, &str)] = &[
     ("update_routine", "routine templates: no client's data"),
     ("delete_routine", "routine templates: no client's data"),
     ("copy_routine", "routine templates: no client's data"),
+    (
+        "get_fhir_code_system",
+        "public FHIR definitions: no client's data, no caller",
+    ),
+    (
+        "get_fhir_structure_definition",
+        "public FHIR definitions: no client's data, no caller",
+    ),
 ];
 
 /// Whether the trail covers an operation: every one but those in [`EXEMPT`].

@@ -7,7 +7,9 @@ use crate::state::AppState;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
 use diesel_async::AsyncPgConnection;
+use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 /// Chunks waiting between the reader of the database and the response: what bounds memory.
@@ -73,6 +75,24 @@ async fn export(state: &AppState, clinic_id: Uuid, client_id: Uuid) -> Result<Ht
         .streaming(body))
 }
 
+crate::text_enum! {
+    /// The form of an export.
+    pub enum ExportFormat {
+        /// The `rehabit-export/1` JSON document.
+        Json => "json",
+        /// An HL7 FHIR R4 collection Bundle (`application/fhir+json`), as `GET /v1/clients/{id}/fhir`.
+        Fhir => "fhir",
+    }
+}
+
+/// How the export is wanted.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `json` (the default) or `fhir`.
+    pub format: Option<ExportFormat>,
+}
+
 /// Export a client's data
 ///
 /// Everything the service keeps about the client as one JSON document (`rehabit-export/1`,
@@ -80,13 +100,14 @@ async fn export(state: &AppState, clinic_id: Uuid, client_id: Uuid) -> Result<Ht
 /// schedule and pause history, every session log with entries, measurements, flags and
 /// reviews, progress over all time, and the access log. Read from one consistent snapshot and
 /// streamed; the document ends with `"complete": true` (one without it was cut off). Archived
-/// clients export too; an erased client is 404. Admins (`data:export`).
+/// clients export too; an erased client is 404. Admins (`data:export`). With `?format=fhir`
+/// the record answers as a FHIR R4 Bundle instead (see `GET /v1/clients/{id}/fhir`), whole.
 #[utoipa::path(
     tag = "stewardship",
     operation_id = "export_client",
-    params(("id" = Uuid, Path, description = "The client's id")),
+    params(("id" = Uuid, Path, description = "The client's id"), ExportQuery),
     responses(
-        (status = 200, description = "The export document, streamed", content_type = "application/json", body = Object),
+        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content((Object = "application/json"), (Object = "application/fhir+json"))),
         (status = 404, description = "No such client in this clinic (or erased)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["data:export"]))
@@ -96,25 +117,50 @@ pub async fn export_client(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<Uuid>,
+    query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Permission::DataExport)?;
+    if query.format == Some(ExportFormat::Fhir) {
+        return crate::fhir::handlers::bundle_response(
+            &state,
+            caller.clinic_id,
+            *id,
+            crate::fhir::handlers::Parts::ALL,
+        )
+        .await;
+    }
     export(&state, caller.clinic_id, *id).await
 }
 
 /// Export my data
 ///
-/// For a client's login: their own export document (see the client export).
+/// For a client's login: their own export document (see the client export); `?format=fhir`
+/// answers their FHIR R4 Bundle.
 #[utoipa::path(
     tag = "me",
     operation_id = "export_my_data",
+    params(ExportQuery),
     responses(
-        (status = 200, description = "The export document, streamed", content_type = "application/json", body = Object),
+        (status = 200, description = "The export document, streamed (or the FHIR Bundle with `format=fhir`)", content((Object = "application/json"), (Object = "application/fhir+json"))),
         (status = 403, description = "The caller is not a client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 #[get("/v1/me/export")]
-pub async fn export_my_data(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn export_my_data(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
     let client_id = caller.require_own_client("export")?;
+    if query.format == Some(ExportFormat::Fhir) {
+        return crate::fhir::handlers::bundle_response(
+            &state,
+            caller.clinic_id,
+            client_id,
+            crate::fhir::handlers::Parts::ALL,
+        )
+        .await;
+    }
     export(&state, caller.clinic_id, client_id).await
 }

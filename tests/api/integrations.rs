@@ -555,6 +555,10 @@ fn scope_table(f: &Fixture) -> BTreeMap<&'static str, (Method, String, Option<Va
         (Method::GET, format!("/v1/clients/{c}/access-log"), None),
     );
     t.insert("export_client", (Method::GET, format!("/v1/clients/{c}/export"), None));
+    t.insert(
+        "export_client_fhir",
+        (Method::GET, format!("/v1/clients/{c}/fhir"), None),
+    );
     let psfs = rehabit::outcomes::builtin::PSFS;
     let qa = &f.questionnaire_assignment;
     t.insert("list_questionnaires", (Method::GET, "/v1/questionnaires".into(), None));

@@ -7,6 +7,7 @@ mod calendar;
 mod conventions;
 mod demo;
 mod faults;
+mod fhir;
 mod gates;
 mod handouts;
 mod homework;

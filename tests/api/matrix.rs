@@ -32,6 +32,7 @@ const CLIENT_OWN: &[&str] = &[
     "list_questionnaire_assignments",
     "create_questionnaire_response",
     "get_client_outcomes",
+    "export_client_fhir",
 ];
 
 /// `/v1/me...` operations only a client's login has (staff find the same under
