@@ -33,6 +33,7 @@ pub mod ops;
 pub mod outcomes;
 pub mod practitioners;
 pub mod progress;
+pub mod reminders;
 pub mod routes;
 pub mod routines;
 pub mod secrets;

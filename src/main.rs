@@ -148,6 +148,8 @@ async fn run(serve: bool) -> Result<(), String> {
     let shutdown = state.shutdown.clone();
     let drain = state.config.shutdown_drain;
     spawn_housekeeping(state.clone());
+    // Reminder events: every instance may run the scheduler; each event is emitted once.
+    rehabit::reminders::spawn(db::pool_with(&url, db::PoolSettings::from_config(&state.config, 1))?);
     if state.config.webhook_worker {
         // The worker has a small pool of its own, so deliveries never compete with requests.
         let pool = db::pool_with(&url, db::PoolSettings::from_config(&state.config, 2))?;

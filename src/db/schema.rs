@@ -487,6 +487,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    reminder_emissions (assignment_id, date, slot, kind) {
+        assignment_id -> Uuid,
+        date -> Date,
+        slot -> Int2,
+        kind -> Text,
+        clinic_id -> Uuid,
+        emitted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     calendar_feeds (id) {
         id -> Uuid,
         clinic_id -> Uuid,
@@ -536,6 +547,7 @@ diesel::joinable!(questionnaire_assignments -> questionnaires (questionnaire_id)
 
 diesel::allow_tables_to_appear_in_same_query!(
     calendar_feeds,
+    reminder_emissions,
     session_logs,
     session_entries,
     session_measurements,

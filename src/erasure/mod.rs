@@ -66,6 +66,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "deleted: the client's calendar feed (its URL stops working)",
     ),
     (
+        "reminder_emissions",
+        "deleted with their assignments: which reminder events were sent (the events are scrubbed)",
+    ),
+    (
         "idempotency_keys",
         "deleted: stored answers the client's login got, and any naming the client",
     ),

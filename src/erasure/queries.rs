@@ -4,8 +4,8 @@
 use crate::db::schema::{
     assignment_items, assignment_pauses, assignments, calendar_feeds, clients, erased_activity_weekly,
     idempotency_keys, invitations, login_throttle, memberships, monitoring_episodes, monitoring_interactions,
-    questionnaire_assignments, questionnaire_responses, refresh_tokens, session_entries, session_logs,
-    session_measurements, token_families, users,
+    questionnaire_assignments, questionnaire_responses, refresh_tokens, reminder_emissions, session_entries,
+    session_logs, session_measurements, token_families, users,
 };
 use chrono::{Datelike, Duration, NaiveDate};
 use diesel::prelude::*;
@@ -199,6 +199,10 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
         .select(assignments::id)
         .load(conn)
         .await?;
+    let reminders =
+        diesel::delete(reminder_emissions::table.filter(reminder_emissions::assignment_id.eq_any(&homework)))
+            .execute(conn)
+            .await?;
     let pauses = diesel::delete(
         assignment_pauses::table
             .filter(assignment_pauses::clinic_id.eq(clinic_id))
@@ -286,6 +290,7 @@ pub async fn erase(conn: &mut AsyncPgConnection, clinic_id: Uuid, client_id: Uui
     removed.insert("monitoring_episodes", n(episodes));
     removed.insert("monitoring_interactions", n(interactions));
     removed.insert("calendar_feeds", n(feeds));
+    removed.insert("reminder_emissions", n(reminders));
     Ok((removed, scrubbed))
 }
 

@@ -57,6 +57,10 @@ text_enum! {
         SessionFlagged => "session.flagged",
         /// A client completed a questionnaire (or staff entered it on their behalf).
         QuestionnaireCompleted => "questionnaire.completed",
+        /// A slot's reminder time came and the slot is not done: `{client_id, assignment_id, date, slot}`.
+        OccurrenceDue => "occurrence.due",
+        /// The client's local day ended with the slot undone: `{client_id, assignment_id, date, slot}`.
+        OccurrenceMissed => "occurrence.missed",
     }
 }
 
@@ -74,7 +78,9 @@ impl EventType {
             }
             ExerciseCreated | ExerciseUpdated | ExerciseArchived | ExerciseDeleted => Some(Permission::ExercisesRead),
             RoutineCreated | RoutineUpdated | RoutineDeleted => Some(Permission::RoutinesRead),
-            AssignmentCreated | AssignmentUpdated | AssignmentStatusChanged => Some(Permission::AssignmentsRead),
+            AssignmentCreated | AssignmentUpdated | AssignmentStatusChanged | OccurrenceDue | OccurrenceMissed => {
+                Some(Permission::AssignmentsRead)
+            }
             SessionLogged | SessionUpdated | SessionDeleted | SessionFlagged => Some(Permission::SessionsRead),
             QuestionnaireCompleted => Some(Permission::OutcomesRead),
         }
