@@ -103,7 +103,9 @@ pub fn build_app(
     let query_rules = http::query::QueryRules::from_openapi(&doc);
     // Registered once per registry; the other workers of the server find it there.
     let _ = metrics.registry.register(Box::new(state.audit.unwritten.clone()));
-    app.app_data(web::Data::new(state))
+    // The caller cache on its own, so `auth` needs nothing of the state that holds it.
+    app.app_data(web::Data::from(std::sync::Arc::clone(&state.auth_cache)))
+        .app_data(web::Data::new(state))
         .app_data(web::Data::new(routes))
         .app_data(web::Data::new(query_rules))
         .app_data(web::Data::new(metrics))

@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// How often the scheduler looks for reminders that became due.
@@ -171,14 +171,10 @@ pub async fn run_once(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Query
         return Ok(0);
     }
     // Which slots are done: the agenda's rule (a date's first n logs fill slots 1..n).
-    let mut done: HashMap<(Uuid, NaiveDate), u32> = HashMap::new();
-    let mut by_clinic: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (a, _) in &owed {
-        by_clinic.entry(a.clinic_id).or_default().push(a.id);
-    }
-    for (clinic_id, ids) in by_clinic {
-        done.extend(crate::sessions::queries::logged_per_day(conn, clinic_id, &ids, earliest, latest).await?);
-    }
+    let clinics: HashSet<Uuid> = owed.iter().map(|(a, _)| a.clinic_id).collect();
+    let clinics: Vec<Uuid> = clinics.into_iter().collect();
+    let owing: Vec<Uuid> = owed.iter().map(|(a, _)| a.id).collect();
+    let done = crate::sessions::queries::logged_per_day_in(conn, &clinics, &owing, earliest, latest).await?;
     let mut count = 0;
     for (a, p) in owed {
         if done.get(&(a.id, p.date)).copied().unwrap_or(0) >= u32::from(p.slot) {

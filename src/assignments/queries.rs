@@ -269,6 +269,28 @@ pub async fn list_for_client(
     q.load(conn).await
 }
 
+/// A client's assignments, oldest first: at most `limit` after `after` (the pages of the export
+/// and the FHIR bundle; the calendar feed reads them all).
+pub async fn client_page(
+    conn: &mut AsyncPgConnection,
+    clinic_id: Uuid,
+    client_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<AssignmentRow>> {
+    let mut q = assignments::table
+        .filter(assignments::clinic_id.eq(clinic_id))
+        .filter(assignments::client_id.eq(client_id))
+        .order(assignments::id)
+        .limit(limit)
+        .select(AssignmentRow::as_select())
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(assignments::id.gt(a));
+    }
+    q.load(conn).await
+}
+
 /// A client's assignments that may have homework due in `[from, to]`.
 pub async fn overlapping(
     conn: &mut AsyncPgConnection,

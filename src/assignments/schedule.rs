@@ -93,7 +93,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// Whether homework is due on `date` (before pauses are considered: see [`Self::is_due_on`]).
-    fn on_calendar(&self, date: NaiveDate) -> bool {
+    pub fn on_calendar(&self, date: NaiveDate) -> bool {
         date >= self.start_date
             && self.end_date.is_none_or(|end| date <= end)
             && (self.days_of_week.is_empty() || self.days_of_week.iter().any(|d| d.weekday() == date.weekday()))

@@ -249,8 +249,8 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let Some(cache) = req
-        .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .map(|s| Arc::clone(&s.auth_cache))
+        .app_data::<actix_web::web::Data<AuthCache>>()
+        .map(|c| c.clone().into_inner())
     else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };

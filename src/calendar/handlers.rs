@@ -232,10 +232,10 @@ async fn render(conn: &mut AsyncPgConnection, feed: &FeedRow) -> Result<Option<(
         return Ok(None);
     };
     let tz = client.tz()?;
-    let rows = queries::assignments_of(conn, feed.clinic_id, feed.client_id).await?;
+    let rows = assignment_queries::client_page(conn, feed.clinic_id, feed.client_id, None, i64::MAX).await?;
     let ids: Vec<Uuid> = rows.iter().map(|a| a.id).collect();
     let pauses = assignment_queries::pauses(conn, feed.clinic_id, &ids).await?;
-    let mut names = queries::exercise_names(conn, feed.clinic_id, &ids).await?;
+    let mut items = assignment_queries::items(conn, feed.clinic_id, &ids).await?;
     let mut changed = client.updated_at.max(feed.created_at);
     let feed_rows: Vec<FeedAssignment> = rows
         .into_iter()
@@ -245,7 +245,12 @@ async fn render(conn: &mut AsyncPgConnection, feed: &FeedRow) -> Result<Option<(
                 id: a.id,
                 schedule: a.schedule(&pauses, tz),
                 reminders: a.reminder_times.iter().filter_map(|t| parse_reminder_time(t)).collect(),
-                exercises: names.remove(&a.id).unwrap_or_default(),
+                exercises: items
+                    .remove(&a.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| i.exercise.name)
+                    .collect(),
                 name: a.name,
                 changed_at: a.updated_at,
             }
@@ -304,7 +309,7 @@ pub async fn get_calendar_feed(
     let Some((body, changed)) = render(&mut conn, &feed).await? else {
         return Err(ApiError::not_found("calendar"));
     };
-    let etag = format!("\"{}\"", &hex(&sha256(&body))[..32]);
+    let etag = format!("\"{}\"", &hex::encode(sha256(&body))[..32]);
     // HTTP dates have whole seconds.
     let modified = SystemTime::from(DateTime::<Utc>::from_timestamp(changed.timestamp(), 0).unwrap_or(changed));
     let headers = req.headers();
@@ -331,8 +336,4 @@ pub async fn get_calendar_feed(
         return Ok(res.finish());
     }
     Ok(res.content_type("text/calendar; charset=utf-8").body(body))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,7 +9,7 @@
 //! `DTSTART` names a timezone).
 
 use crate::assignments::schedule::{DayOfWeek, Schedule};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use std::fmt::Write;
 
@@ -54,11 +54,7 @@ fn rule_span(s: &Schedule) -> Option<(NaiveDate, Option<NaiveDate>)> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let first = s
-        .start_date
-        .iter_days()
-        .take(7)
-        .find(|d| s.days_of_week.is_empty() || s.days_of_week.iter().any(|w| w.weekday() == d.weekday()))?;
+    let first = s.start_date.iter_days().take(7).find(|d| s.on_calendar(*d))?;
     if last.is_some_and(|l| l < first) {
         return None;
     }
@@ -74,8 +70,7 @@ fn excluded(s: &Schedule, first: NaiveDate, last: Option<NaiveDate>) -> Vec<Naiv
     first
         .iter_days()
         .take_while(|d| *d <= until)
-        .filter(|d| s.days_of_week.is_empty() || s.days_of_week.iter().any(|w| w.weekday() == d.weekday()))
-        .filter(|d| !s.is_due_on(*d))
+        .filter(|d| s.on_calendar(*d) && !s.is_due_on(*d))
         .collect()
 }
 

@@ -5,9 +5,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-/// The reserved clinic that owns built-in content.
-pub const SYSTEM_CLINIC_ID: Uuid = Uuid::nil();
-
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clinics)]
 pub struct ClinicRow {

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 pub use request::DbConn;
 
+/// The reserved clinic that owns built-in content (exercises, routines, questionnaires).
+pub const SYSTEM_CLINIC_ID: uuid::Uuid = uuid::Uuid::nil();
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type DbPool = Pool<AsyncPgConnection>;

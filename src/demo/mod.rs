@@ -16,7 +16,8 @@ pub mod report;
 
 use crate::auth::{Role, password, queries as auth_queries};
 use crate::clients::queries::NewClient;
-use crate::clinics::queries::{self as clinic_queries, SYSTEM_CLINIC_ID};
+use crate::clinics::queries as clinic_queries;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::db::schema::{
     assignment_items, assignments, clients, monitoring_episodes, monitoring_interactions, questionnaire_assignments,
     questionnaire_responses, session_entries, session_logs, session_measurements,

@@ -2,7 +2,7 @@
 //! search, and each exercise's progressions and regressions aggregated in the same statement);
 //! writes use the query builder.
 
-use crate::clinics::queries::SYSTEM_CLINIC_ID;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::db::schema::{assignment_items, assignments, exercises, routine_items};
 use crate::db::sql::SqlBuilder;
 use crate::error::ApiError;

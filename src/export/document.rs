@@ -2,10 +2,9 @@
 //! the reader (the HTTP response) pulls chunks as fast as the client takes them, and no more
 //! than a few chunks are ever held in memory.
 
-use crate::assignments::queries::AssignmentRow;
 use crate::audit::queries::Filter;
 use crate::clients::dto::ClientResponse;
-use crate::db::schema::{assignment_items, assignments, memberships, session_logs, users};
+use crate::db::schema::{assignment_items, memberships, session_logs, users};
 use crate::error::ApiError;
 use crate::sessions::queries::SessionRow;
 use actix_web::web::Bytes;
@@ -180,17 +179,7 @@ pub async fn write(
     let mut after: Option<Uuid> = None;
     let mut earliest = since;
     loop {
-        let mut q = assignments::table
-            .filter(assignments::clinic_id.eq(clinic_id))
-            .filter(assignments::client_id.eq(client_id))
-            .order(assignments::id)
-            .limit(PAGE)
-            .select(AssignmentRow::as_select())
-            .into_boxed();
-        if let Some(a) = after {
-            q = q.filter(assignments::id.gt(a));
-        }
-        let rows: Vec<AssignmentRow> = q.load(conn).await?;
+        let rows = crate::assignments::queries::client_page(conn, clinic_id, client_id, after, PAGE).await?;
         let n = rows.len();
         after = rows.last().map(|r| r.id);
         earliest = rows.iter().map(|r| r.start_date).fold(earliest, NaiveDate::min);

@@ -3,9 +3,8 @@
 
 use super::map::{self, Record};
 use super::{MEDIA_TYPE, definitions};
-use crate::assignments::queries::AssignmentRow;
 use crate::auth::{Caller, Permission};
-use crate::db::schema::{assignments, session_logs};
+use crate::db::schema::session_logs;
 use crate::error::{ApiError, Problem};
 use crate::sessions::queries::SessionRow;
 use crate::state::AppState;
@@ -87,17 +86,7 @@ pub async fn read(
     if parts.assignments {
         let mut after: Option<Uuid> = None;
         loop {
-            let mut q = assignments::table
-                .filter(assignments::clinic_id.eq(clinic_id))
-                .filter(assignments::client_id.eq(client_id))
-                .order(assignments::id)
-                .limit(PAGE)
-                .select(AssignmentRow::as_select())
-                .into_boxed();
-            if let Some(a) = after {
-                q = q.filter(assignments::id.gt(a));
-            }
-            let rows: Vec<AssignmentRow> = q.load(conn).await?;
+            let rows = crate::assignments::queries::client_page(conn, clinic_id, client_id, after, PAGE).await?;
             let n = rows.len();
             after = rows.last().map(|r| r.id);
             assignment_list.extend(crate::assignments::handlers::responses(conn, clinic_id, rows).await?);

@@ -149,7 +149,7 @@ pub async fn get_assignment_handout(
         .await?
         .pop()
         .ok_or_else(|| ApiError::internal("assignment vanished"))?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = crate::assignments::schedule::local_date(Utc::now(), tz);
     let handout = Handout {
         schedule: Some(content::schedule_words(&a.schedule, today)),
         title: a.name,

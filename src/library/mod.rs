@@ -7,7 +7,7 @@
 
 pub mod content;
 
-use crate::clinics::queries::SYSTEM_CLINIC_ID;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::db::schema::exercises;
 use crate::exercises::dto::{ExerciseChanges, ExerciseFields};
 use crate::exercises::queries::{self as exercise_queries, ExerciseRow, NewExercise};

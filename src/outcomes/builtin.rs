@@ -3,7 +3,7 @@
 //! codes and scoring without its wording (no permission to ship it is recorded; the clinic
 //! supplies it). Sources and licences: docs/outcomes.md.
 
-use crate::clinics::queries::SYSTEM_CLINIC_ID;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::outcomes::queries::{self, QuestionnaireRow};
 use crate::outcomes::scoring::{Direction, Item, ItemType, Scoring, ScoringMethod};
 use diesel::QueryResult;

@@ -1,6 +1,6 @@
 //! Questionnaire definitions, assignments and responses in the database.
 
-use crate::clinics::queries::SYSTEM_CLINIC_ID;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::db::schema::questionnaires;
 use crate::outcomes::dto::{NewQuestionnaire, QuestionnaireResponse};
 use crate::outcomes::scoring::{Direction, Item, Scoring, ScoringMethod};

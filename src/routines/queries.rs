@@ -1,7 +1,7 @@
 //! Routine rows, their items, and the queries over them. A routine is read in one statement with
 //! its items (and each item's exercise) aggregated as JSON; writes use the query builder.
 
-use crate::clinics::queries::SYSTEM_CLINIC_ID;
+use crate::db::SYSTEM_CLINIC_ID;
 use crate::db::schema::{routine_items, routines};
 use crate::db::sql::SqlBuilder;
 use crate::error::ApiError;

@@ -401,8 +401,19 @@ pub async fn logged_per_day(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<HashMap<(Uuid, NaiveDate), u32>> {
+    logged_per_day_in(conn, &[clinic_id], assignment_ids, from, to).await
+}
+
+/// [`logged_per_day`] over several clinics' assignments at once (the reminder scheduler's run).
+pub async fn logged_per_day_in(
+    conn: &mut AsyncPgConnection,
+    clinic_ids: &[Uuid],
+    assignment_ids: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<HashMap<(Uuid, NaiveDate), u32>> {
     let rows: Vec<(Uuid, NaiveDate, i64)> = session_logs::table
-        .filter(session_logs::clinic_id.eq(clinic_id))
+        .filter(session_logs::clinic_id.eq_any(clinic_ids))
         .filter(session_logs::assignment_id.eq_any(assignment_ids))
         .filter(session_logs::local_date.between(from, to))
         .filter(session_logs::deleted_at.is_null())

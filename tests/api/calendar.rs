@@ -2,8 +2,8 @@
 //! who may make a feed, and that a feed's URL is a credential (404 without a hint, audited,
 //! never compressed, in the export without its token, gone after erasure).
 
-use crate::helpers::{TestApp, TestResponse};
-use chrono::{Duration, NaiveDate, Utc};
+use crate::helpers::{TestApp, TestResponse, today_in};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use rehabit::library::content::HIP_MOBILITY;
@@ -11,12 +11,6 @@ use rehabit::library::content::HIP_MOBILITY;
 fn ok(res: &TestResponse, status: u16) -> Value {
     assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.raw));
     res.body.clone()
-}
-
-fn today_in(tz: &str) -> NaiveDate {
-    Utc::now()
-        .with_timezone(&tz.parse::<chrono_tz::Tz>().expect("tz"))
-        .date_naive()
 }
 
 /// The path part of a feed URL (the tests call the app directly).

@@ -553,3 +553,10 @@ impl TestResponse {
             .unwrap_or_default()
     }
 }
+
+/// Today in a client's timezone: homework dated "today" in UTC is tomorrow for a client in New
+/// York during the evening there.
+pub fn today_in(timezone: &str) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = timezone.parse().expect("tz");
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}

@@ -1,7 +1,7 @@
 //! Assignments (homework), what clients see of them, and the agenda.
 
-use crate::helpers::{TestApp, TestResponse};
-use chrono::{Datelike, Duration, NaiveDate, Utc};
+use crate::helpers::{TestApp, TestResponse, today_in};
+use chrono::{Datelike, Duration};
 use rehabit::library::content::{HIP_MOBILITY, HIP_STRENGTHENING, LEGS_UP_THE_WALL, SHOELACE_POSE};
 use serde_json::{Value, json};
 
@@ -31,12 +31,6 @@ async fn clinic(app: &TestApp, name: &str, tz: &str) -> Clinic {
         client_id,
         client,
     }
-}
-
-fn today_in(tz: &str) -> NaiveDate {
-    Utc::now()
-        .with_timezone(&tz.parse::<chrono_tz::Tz>().expect("tz"))
-        .date_naive()
 }
 
 async fn assign(app: &TestApp, c: &Clinic, body: Value) -> Value {

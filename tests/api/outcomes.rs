@@ -1,18 +1,11 @@
 //! Outcome measures: definitions and their scoring rules, assignments and what is due,
 //! offline-safe responses, score series with change and MCID, and who may see what.
 
-use crate::helpers::{TestApp, TestResponse};
-use chrono::{Duration, NaiveDate, Utc};
+use crate::helpers::{TestApp, TestResponse, today_in};
+use chrono::{Duration, Utc};
 use rehabit::outcomes::builtin::{PSFS, lefs_item, psfs_item};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Today in a client's timezone: a start date of "today" in UTC is tomorrow for a client in New
-/// York during the evening there, and the service rightly refuses answers before the start.
-fn local_today(timezone: &str) -> NaiveDate {
-    let tz: chrono_tz::Tz = timezone.parse().expect("tz");
-    Utc::now().with_timezone(&tz).date_naive()
-}
 
 fn ok(res: &TestResponse, status: u16) -> Value {
     assert_eq!(res.status, status, "{}", res.body);
@@ -45,7 +38,7 @@ async fn assign(app: &TestApp, s: &Setup, questionnaire: &str, start_days_ago: i
         &app.post(&format!("/v1/clients/{}/questionnaire-assignments", s.client_id))
             .bearer(&s.admin)
             .json(json!({"questionnaire_id": questionnaire,
-                "schedule": {"start_date": local_today("America/New_York") - Duration::days(start_days_ago), "every": 2, "unit": "weeks"}}))
+                "schedule": {"start_date": today_in("America/New_York") - Duration::days(start_days_ago), "every": 2, "unit": "weeks"}}))
             .send()
             .await,
         201,
@@ -172,10 +165,7 @@ async fn responses_follow_the_offline_contract_and_name_the_item_that_breaks_a_r
     let s = setup(&app, "answers").await;
     let a = assign(&app, &s, &PSFS.to_string(), 3).await;
     let aid = a["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        a["due_since"],
-        json!(local_today("America/New_York") - Duration::days(3))
-    );
+    assert_eq!(a["due_since"], json!(today_in("America/New_York") - Duration::days(3)));
     let due = ok(
         &app.get("/v1/me/questionnaires/due").bearer(&s.client).send().await,
         200,
@@ -292,7 +282,7 @@ async fn responses_follow_the_offline_contract_and_name_the_item_that_breaks_a_r
     let kim_a = ok(
         &app.post(&format!("/v1/clients/{kim_id}/questionnaire-assignments"))
             .bearer(&s.admin)
-            .json(json!({"questionnaire_id": PSFS, "schedule": {"start_date": local_today("Europe/London"), "every": 1, "unit": "weeks"}}))
+            .json(json!({"questionnaire_id": PSFS, "schedule": {"start_date": today_in("Europe/London"), "every": 1, "unit": "weeks"}}))
             .send()
             .await,
         201,
